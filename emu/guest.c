@@ -1,0 +1,330 @@
+/* The guest driver: a VMPL1 guest OS that calls the SVSM the way Linux does. */
+#include <stdio.h>
+#include <string.h>
+
+#include <svsm/ghcb.h>
+#include <svsm/svsm_abi.h>
+#include <svsm/vmsa.h>
+
+#include "guest.h"
+
+struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id)
+{
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS; i++) {
+		if (g->vcpus[i].present && g->vcpus[i].apic_id == apic_id) {
+			return &g->vcpus[i];
+		}
+	}
+	return NULL;
+}
+
+/* Attach to @m: the startup vCPU (APIC 0) with the launch calling area. */
+int guest_init(struct emu_guest *g, struct emu_machine *m)
+{
+	memset(g, 0, sizeof(*g));
+	g->m = m;
+	g->vcpus[0] = (struct guest_vcpu){.present = true, .apic_id = 0, .caa_gpa = m->cfg.caa_gpa};
+	u64 svsm_end = m->cfg.svsm_base + m->cfg.svsm_size;
+	u64 start = MAX(svsm_end, m->cfg.caa_gpa + PAGE_SIZE);
+	g->pool_next = ALIGN_UP(start, PAGE_2M_SIZE);
+	g->pool_end = m->cfg.mem_size;
+	return g->pool_next < g->pool_end ? 0 : -1;
+}
+
+int guest_read(struct emu_guest *g, u64 gpa, void *dst, u64 len)
+{
+	return emu_mem_read(g->m, EMU_GUEST_VMPL, gpa, dst, len, NULL);
+}
+
+int guest_write(struct emu_guest *g, u64 gpa, const void *src, u64 len)
+{
+	return emu_mem_write(g->m, EMU_GUEST_VMPL, gpa, src, len, NULL);
+}
+
+/* A C=0 (shared) access by the guest, as used for its GHCB. */
+static int guest_shared_access(struct emu_guest *g, u64 gpa, void *buf, u64 len, bool write)
+{
+	struct rmp_fault f;
+
+	if (!rmp_check_access(&g->m->rmp, EMU_GUEST_VMPL, false, gpa, len, write ? RMP_ACCESS_WRITE : RMP_ACCESS_READ,
+			      &f)) {
+		emu_fault_record(g->m, &f);
+		return -1;
+	}
+	if (write) {
+		memcpy(emu_mem(g->m, gpa), buf, len);
+	} else {
+		memcpy(buf, emu_mem(g->m, gpa), len);
+	}
+	return 0;
+}
+
+/* The emulated vCPU for @apic_id if it is running the guest. */
+static struct emu_vcpu *guest_emu_vcpu(struct emu_guest *g, u32 apic_id)
+{
+	struct emu_vcpu *v = emu_vcpu_find(g->m, apic_id);
+
+	if (!v || v->vmpl != EMU_GUEST_VMPL || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+		return NULL;
+	}
+	return v;
+}
+
+/* VMGEXIT with an MSR-protocol request at VMPL1, restoring the MSR afterwards. */
+static u64 guest_msr_request(struct emu_guest *g, struct emu_vcpu *v, u64 request)
+{
+	u64 saved = v->ghcb_msr[EMU_GUEST_VMPL];
+	struct emu_vcpu *prev = emu_vcpu_current();
+
+	v->ghcb_msr[EMU_GUEST_VMPL] = request;
+	emu_vcpu_set_current(v);
+	emu_hv_vmgexit(g->m, v);
+	emu_vcpu_set_current(prev);
+	u64 resp = v->ghcb_msr[v->vmpl];
+	v->ghcb_msr[EMU_GUEST_VMPL] = saved;
+	return resp;
+}
+
+/* One attempt of the Linux call sequence. */
+int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
+{
+	struct guest_vcpu *gv = guest_vcpu(g, apic_id);
+	struct emu_vcpu *v = guest_emu_vcpu(g, apic_id);
+
+	if (!gv || !v) {
+		return GUEST_NO_VCPU;
+	}
+	v->rax = r->rax;
+	v->rcx = r->rcx;
+	v->rdx = r->rdx;
+	v->r8 = r->r8;
+	v->r9 = r->r9;
+	u8 pending = 1;
+	if (guest_write(g, gv->caa_gpa, &pending, 1) != 0) {
+		return GUEST_FAULT;
+	}
+	u64 resp = guest_msr_request(g, v, GHCB_MSR_RUN_VMPL(0));
+	g->calls++;
+	if (v->destroyed_while_running || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+		return GUEST_NO_VCPU;
+	}
+	if (GHCB_MSR_INFO(resp) != GHCB_MSR_RUN_VMPL_RESP || GHCB_MSR_RESP_ERROR(resp) != 0) {
+		return GUEST_HV_ERROR;
+	}
+	r->rax = v->rax;
+	r->rcx = v->rcx;
+	r->rdx = v->rdx;
+	r->r8 = v->r8;
+	r->r9 = v->r9;
+	/* xchg(call_pending, 0): a non-zero old value means the SVSM never took the call. */
+	u8 old;
+	u8 zero = 0;
+	if (guest_read(g, gv->caa_gpa, &old, 1) != 0 || guest_write(g, gv->caa_gpa, &zero, 1) != 0) {
+		return GUEST_FAULT;
+	}
+	if (g->log_calls) {
+		fprintf(stderr, "guest: call on vCPU %u -> rax=%#llx\n", apic_id, (unsigned long long)r->rax);
+	}
+	return old == 0 ? GUEST_OK : GUEST_NOT_RUN;
+}
+
+/* Issue a call, re-issuing the same registers while the SVSM says INCOMPLETE or BUSY. */
+int guest_call(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
+{
+	const struct guest_regs in = *r;
+
+	for (unsigned attempt = 0; attempt < GUEST_RETRY_LIMIT_COUNT; attempt++) {
+		*r = in;
+		int rc = guest_call_once(g, apic_id, r);
+		if (rc != GUEST_OK) {
+			return rc;
+		}
+		if ((u32)r->rax != SVSM_ERR_INCOMPLETE && (u32)r->rax != SVSM_ERR_BUSY) {
+			return GUEST_OK;
+		}
+		g->retries++;
+	}
+	return GUEST_RETRY_LIMIT;
+}
+
+u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out)
+{
+	struct guest_regs r = {.rax = SVSM_CALL(protocol, call), .rcx = rcx, .rdx = rdx, .r8 = r8};
+
+	if (guest_call(g, 0, &r) != GUEST_OK) {
+		return ~0ull;
+	}
+	if (out) {
+		*out = r;
+	}
+	return (u32)r.rax;
+}
+
+/* Run one PVALIDATE list of @n entries (already in the CA buffer). */
+static u64 guest_pvalidate_list(struct emu_guest *g, const u64 *entries, u16 n, u16 *failed_at)
+{
+	u64 list = g->vcpus[0].caa_gpa + offsetof(struct svsm_ca, buffer);
+	struct svsm_list_hdr hdr = {.entries = n, .next = 0};
+
+	if (guest_write(g, list, &hdr, sizeof(hdr)) != 0 || guest_write(g, list + sizeof(hdr), entries, 8ull * n) != 0) {
+		return ~0ull;
+	}
+	u64 rc = guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_PVALIDATE, list, 0, 0, NULL);
+	if (guest_read(g, list, &hdr, sizeof(hdr)) != 0) {
+		return ~0ull;
+	}
+	*failed_at = hdr.next;
+	return rc;
+}
+
+/* See guest.h: Linux's svsm_pval_pages with the 4 KiB fallback. */
+u64 guest_pvalidate_range(struct emu_guest *g, u64 gpa, u64 count, bool validate)
+{
+	static u64 entries[SVSM_PVAL_MAX_ENTRIES_IN_CA];
+	u64 end = gpa + count * PAGE_SIZE;
+	u64 no_2m_below = 0; /* a 2 MiB entry failed with size mismatch: 4 KiB up to here */
+
+	while (gpa < end) {
+		u16 n = 0;
+		u64 cursor = gpa;
+		while (cursor < end && n < SVSM_PVAL_MAX_ENTRIES_IN_CA) {
+			bool huge = IS_ALIGNED(cursor, PAGE_2M_SIZE) && end - cursor >= PAGE_2M_SIZE && cursor >= no_2m_below;
+			entries[n++] = cursor | (huge ? PAGE_SIZE_2M : PAGE_SIZE_4K) | (validate ? SVSM_PVAL_VALIDATE : 0);
+			cursor += huge ? PAGE_2M_SIZE : PAGE_SIZE;
+		}
+		u16 failed_at = 0;
+		u64 rc = guest_pvalidate_list(g, entries, n, &failed_at);
+		if (rc == SVSM_ERR_PVALIDATE_FAIL_SIZEMISMATCH && failed_at < n &&
+		    (entries[failed_at] & SVSM_PVAL_SIZE_MASK) == PAGE_SIZE_2M) {
+			gpa = entries[failed_at] & ~PAGE_MASK;
+			no_2m_below = gpa + PAGE_2M_SIZE;
+			continue;
+		}
+		if (rc != SVSM_SUCCESS) {
+			return rc;
+		}
+		gpa = cursor;
+	}
+	return SVSM_SUCCESS;
+}
+
+/* Bump-allocate pages from guest memory and have the SVSM validate (and zero) them. */
+u64 guest_alloc_pages(struct emu_guest *g, u64 count)
+{
+	u64 gpa = g->pool_next;
+
+	if (count == 0 || count > (g->pool_end - gpa) >> PAGE_SHIFT) {
+		return 0;
+	}
+	if (guest_pvalidate_range(g, gpa, count, true) != SVSM_SUCCESS) {
+		return 0;
+	}
+	g->pool_next += count << PAGE_SHIFT;
+	return gpa;
+}
+
+void guest_vmsa_template(u8 *vmsa, u8 vmpl, u64 sev_features)
+{
+	u64 efer = EFER_SVME;
+	u64 cr0 = 0x80050033;
+
+	memset(vmsa, 0, VMSA_SIZE);
+	vmsa[VMSA_VMPL] = vmpl;
+	memcpy(vmsa + VMSA_EFER, &efer, 8);
+	memcpy(vmsa + VMSA_CR0, &cr0, 8);
+	memcpy(vmsa + VMSA_SEV_FEATURES, &sev_features, 8);
+}
+
+/* Give the guest a GHCB on @apic_id: a private page made shared and registered. */
+int guest_ghcb_setup(struct emu_guest *g, u32 apic_id)
+{
+	struct guest_vcpu *gv = guest_vcpu(g, apic_id);
+	struct emu_vcpu *v = guest_emu_vcpu(g, apic_id);
+
+	if (!gv || !v) {
+		return -1;
+	}
+	if (gv->ghcb_gpa) {
+		return 0;
+	}
+	u64 gpa = guest_alloc_pages(g, 1);
+	if (!gpa || guest_pvalidate_range(g, gpa, 1, false) != SVSM_SUCCESS) {
+		return -1;
+	}
+	u64 resp = guest_msr_request(g, v, GHCB_MSR_PSC(gpa >> PAGE_SHIFT, PSC_OP_SHARED));
+	if (GHCB_MSR_INFO(resp) != GHCB_MSR_PSC_RESP || GHCB_MSR_RESP_ERROR(resp) != 0) {
+		return -1;
+	}
+	resp = guest_msr_request(g, v, GHCB_MSR_REG_GPA(gpa >> PAGE_SHIFT));
+	if (GHCB_MSR_INFO(resp) != GHCB_MSR_REG_GPA_RESP || GHCB_MSR_DATA(resp) != gpa >> PAGE_SHIFT) {
+		return -1;
+	}
+	v->ghcb_msr[EMU_GUEST_VMPL] = gpa;
+	gv->ghcb_gpa = gpa;
+	return 0;
+}
+
+/* SNP AP creation from the guest through its GHCB on the startup vCPU. */
+static int guest_ap_create(struct emu_guest *g, unsigned op, u32 apic_id, u64 vmsa_gpa)
+{
+	struct guest_vcpu *bsp = guest_vcpu(g, 0);
+	struct emu_vcpu *v = guest_emu_vcpu(g, 0);
+	struct ghcb gh;
+
+	if (!bsp || !v || guest_ghcb_setup(g, 0) != 0) {
+		return -1;
+	}
+	memset(&gh, 0, sizeof(gh));
+	gh.protocol_version = GHCB_PROTOCOL_MAX;
+	ghcb_set_sw_exit_code(&gh, SVM_VMGEXIT_AP_CREATION);
+	ghcb_set_sw_exit_info_1(&gh, SVM_AP_EXITINFO1(op, EMU_GUEST_VMPL, apic_id));
+	ghcb_set_sw_exit_info_2(&gh, vmsa_gpa);
+	ghcb_set_rax(&gh, EMU_SEV_FEATURES);
+	if (guest_shared_access(g, bsp->ghcb_gpa, &gh, sizeof(gh), true) != 0) {
+		return -1;
+	}
+	v->ghcb_msr[EMU_GUEST_VMPL] = bsp->ghcb_gpa;
+	emu_hv_vmgexit(g->m, v);
+	if (guest_shared_access(g, bsp->ghcb_gpa, &gh, sizeof(gh), false) != 0) {
+		return -1;
+	}
+	return ghcb_get_sw_exit_info_1(&gh) == 0 ? 0 : -1;
+}
+
+/* See guest.h. */
+u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out)
+{
+	u8 vmsa[VMSA_SIZE];
+	struct guest_vcpu *slot = NULL;
+
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS && !slot; i++) {
+		if (!g->vcpus[i].present) {
+			slot = &g->vcpus[i];
+		}
+	}
+	/* SNP erratum: a VMSA must not be 2 MiB aligned. */
+	u64 vmsa_gpa = guest_alloc_pages(g, 1);
+	if (vmsa_gpa && IS_ALIGNED(vmsa_gpa, PAGE_2M_SIZE)) {
+		vmsa_gpa = guest_alloc_pages(g, 1);
+	}
+	u64 caa = guest_alloc_pages(g, 1);
+	if (!slot || !vmsa_gpa || !caa) {
+		return ~0ull;
+	}
+	guest_vmsa_template(vmsa, EMU_GUEST_VMPL, EMU_SEV_FEATURES);
+	if (guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
+		return ~0ull;
+	}
+	u64 rc = guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic_id, NULL);
+	if (rc != SVSM_SUCCESS) {
+		return rc;
+	}
+	if (guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa) != 0) {
+		return ~0ull;
+	}
+	*slot = (struct guest_vcpu){.present = true, .apic_id = apic_id, .caa_gpa = caa, .vmsa_gpa = vmsa_gpa};
+	if (vmsa_out) {
+		*vmsa_out = vmsa_gpa;
+	}
+	return SVSM_SUCCESS;
+}

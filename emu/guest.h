@@ -1,0 +1,88 @@
+/*
+ * The guest driver: plays the VMPL1 guest OS. It owns calling areas and VMSAs and issues
+ * SVSM calls exactly as Linux does: registers into its vCPU, call_pending = 1, "run
+ * VMPL0" through the GHCB MSR protocol, then exchange call_pending with 0 and check the
+ * old value; INCOMPLETE and BUSY are retried. Every memory access it makes is a VMPL1
+ * access checked against the RMP. Tests, the CLI and fuzzers call the SVSM through it.
+ */
+#ifndef EMU_GUEST_H
+#define EMU_GUEST_H
+
+#include "machine.h"
+
+/* Outcomes of guest_call() other than "RAX holds the SVSM's answer" (0). */
+enum guest_status {
+	GUEST_OK = 0,
+	GUEST_NOT_RUN = -1,     /* call_pending was still set: the SVSM never ran the call */
+	GUEST_FAULT = -2,       /* a guest memory access faulted (see machine faults) */
+	GUEST_HV_ERROR = -3,    /* the run-VMPL request failed */
+	GUEST_NO_VCPU = -4,     /* no such guest vCPU, or its VMSA is gone */
+	GUEST_RETRY_LIMIT = -5, /* INCOMPLETE/BUSY without end */
+};
+
+struct guest_regs {
+	u64 rax, rcx, rdx, r8, r9;
+};
+
+struct guest_vcpu {
+	bool present;
+	u32 apic_id;
+	u64 caa_gpa;
+	u64 vmsa_gpa;   /* 0 for the startup vCPU (the SVSM created it) */
+	u64 ghcb_gpa;   /* the guest's GHCB on this vCPU, 0 = none */
+};
+
+#define GUEST_MAX_VCPUS EMU_MAX_VCPUS
+#define GUEST_RETRY_LIMIT_COUNT 100000
+
+struct emu_guest {
+	struct emu_machine *m;
+	struct guest_vcpu vcpus[GUEST_MAX_VCPUS];
+	u64 pool_next;     /* bump allocator over guest memory the driver validates */
+	u64 pool_end;
+	u64 calls;
+	u64 retries;
+	bool log_calls;    /* print each call on stderr */
+};
+
+/* Attach to a booted machine; the startup vCPU uses the launch calling area. */
+int guest_init(struct emu_guest *g, struct emu_machine *m);
+
+/* Issue one SVSM call on vCPU @apic_id; see enum guest_status. */
+int guest_call(struct emu_guest *g, u32 apic_id, struct guest_regs *r);
+/* Issue exactly one attempt (no INCOMPLETE/BUSY retry), for tests of the raw protocol. */
+int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r);
+/* Shorthand: call protocol/call with RCX/RDX/R8 on the startup vCPU; returns RAX or ~0. */
+u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out);
+
+/* VMPL1 accesses to guest memory; -1 (and a recorded fault) when the RMP forbids them. */
+int guest_read(struct emu_guest *g, u64 gpa, void *dst, u64 len);
+int guest_write(struct emu_guest *g, u64 gpa, const void *src, u64 len);
+
+/*
+ * Ask the SVSM to validate (or invalidate) @count 4 KiB pages from @gpa with PVALIDATE
+ * lists in the calling area, 2 MiB entries where aligned, falling back to 4 KiB entries
+ * on FAIL_SIZEMISMATCH like Linux. Returns the final SVSM result code.
+ */
+u64 guest_pvalidate_range(struct emu_guest *g, u64 gpa, u64 count, bool validate);
+
+/* @count contiguous zeroed pages validated for the guest; 0 when the pool is exhausted. */
+u64 guest_alloc_pages(struct emu_guest *g, u64 count);
+
+/* Look up the guest's view of a vCPU. */
+struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id);
+
+/*
+ * Bring up a new vCPU the way Linux does: a VMSA page and a calling area from the pool,
+ * CREATE_VCPU, then SNP AP creation through the guest's GHCB. Returns the SVSM result
+ * of CREATE_VCPU (or ~0 if a guest-side step failed).
+ */
+u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out);
+
+/* Fill a VMSA image for a new vCPU at @vmpl (page-sized buffer). */
+void guest_vmsa_template(u8 *vmsa, u8 vmpl, u64 sev_features);
+
+/* Set up a GHCB for the guest on @apic_id (invalidate, share, register). 0 or -1. */
+int guest_ghcb_setup(struct emu_guest *g, u32 apic_id);
+
+#endif

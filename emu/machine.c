@@ -1,0 +1,274 @@
+/* The emulated machine: memory, RMP, vCPUs, launch and boot of the SVSM. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <svsm/log.h>
+#include <svsm/vmsa.h>
+
+#include "machine.h"
+
+static struct emu_machine *emu_current_machine;
+static _Thread_local struct emu_vcpu *emu_current_vcpu;
+
+const char *const emu_exit_kind_names[EXIT_KIND_COUNT] = {
+	[EXIT_MSR_SEV_INFO] = "msr:sev-info",
+	[EXIT_MSR_CPUID] = "msr:cpuid",
+	[EXIT_MSR_REGISTER] = "msr:register-ghcb",
+	[EXIT_MSR_PSC] = "msr:page-state-change",
+	[EXIT_MSR_RUN_VMPL] = "msr:run-vmpl",
+	[EXIT_MSR_HV_FEATURES] = "msr:hv-features",
+	[EXIT_MSR_TERMINATE] = "msr:terminate",
+	[EXIT_MSR_OTHER] = "msr:unsupported",
+	[EXIT_NAE_IOIO] = "nae:ioio",
+	[EXIT_NAE_CPUID] = "nae:cpuid",
+	[EXIT_NAE_MSR] = "nae:msr",
+	[EXIT_NAE_PSC] = "nae:page-state-change",
+	[EXIT_NAE_AP_CREATION] = "nae:ap-creation",
+	[EXIT_NAE_RUN_VMPL] = "nae:run-vmpl",
+	[EXIT_NAE_HV_FEATURES] = "nae:hv-features",
+	[EXIT_NAE_TERMINATE] = "nae:terminate",
+	[EXIT_NAE_OTHER] = "nae:unsupported",
+	[EXIT_NAE_ERROR] = "nae:rejected",
+};
+
+/* Defaults for a machine that boots the SVSM and serves a VMPL1 guest. */
+void emu_config_default(struct emu_config *cfg)
+{
+	*cfg = (struct emu_config){
+		.mem_size = (u64)EMU_DEFAULT_MEM_MIB << 20,
+		.svsm_base = EMU_DEFAULT_SVSM_BASE,
+		.svsm_size = EMU_DEFAULT_SVSM_SIZE,
+		.caa_gpa = EMU_DEFAULT_CAA,
+		.rmp_2m = true,
+		.console = stderr,
+		.deterministic = false,
+		.seed = 1,
+	};
+}
+
+struct emu_machine *emu_machine_current(void)
+{
+	return emu_current_machine;
+}
+
+void emu_vcpu_set_current(struct emu_vcpu *v)
+{
+	emu_current_vcpu = v;
+}
+
+struct emu_vcpu *emu_vcpu_current(void)
+{
+	return emu_current_vcpu;
+}
+
+/* The vCPU with @apic_id, or NULL. */
+struct emu_vcpu *emu_vcpu_find(struct emu_machine *m, u32 apic_id)
+{
+	for (unsigned i = 0; i < EMU_MAX_VCPUS; i++) {
+		if (m->vcpus[i].present && m->vcpus[i].apic_id == apic_id) {
+			return &m->vcpus[i];
+		}
+	}
+	return NULL;
+}
+
+const char *emu_fault_kind_name(enum rmp_fault_kind k)
+{
+	switch (k) {
+	case RMP_OK:
+		return "none";
+	case RMP_FAULT_NPF:
+		return "#NPF";
+	case RMP_FAULT_VC_NOT_VALIDATED:
+		return "#VC(0x404 page not validated)";
+	case RMP_FAULT_OUT_OF_RANGE:
+		return "#NPF(outside guest memory)";
+	}
+	return "?";
+}
+
+/* Remember the fault for the harness; the access itself was refused. */
+void emu_fault_record(struct emu_machine *m, const struct rmp_fault *f)
+{
+	__atomic_add_fetch(&m->faults.count, 1, __ATOMIC_RELAXED);
+	m->faults.last = *f;
+}
+
+/* Checked private access by @vmpl. */
+int emu_mem_read(struct emu_machine *m, u8 vmpl, u64 gpa, void *dst, u64 len, struct rmp_fault *fault)
+{
+	struct rmp_fault f;
+
+	if (!rmp_check_access(&m->rmp, vmpl, true, gpa, len, RMP_ACCESS_READ, &f)) {
+		emu_fault_record(m, &f);
+		if (fault) {
+			*fault = f;
+		}
+		return -1;
+	}
+	memcpy(dst, emu_mem(m, gpa), len);
+	return 0;
+}
+
+int emu_mem_write(struct emu_machine *m, u8 vmpl, u64 gpa, const void *src, u64 len, struct rmp_fault *fault)
+{
+	struct rmp_fault f;
+
+	if (!rmp_check_access(&m->rmp, vmpl, true, gpa, len, RMP_ACCESS_WRITE, &f)) {
+		emu_fault_record(m, &f);
+		if (fault) {
+			*fault = f;
+		}
+		return -1;
+	}
+	memcpy(emu_mem(m, gpa), src, len);
+	return 0;
+}
+
+/* Stop the machine: the SVSM or the guest asked to be terminated. */
+void emu_terminate(struct emu_machine *m, u8 set, u8 code)
+{
+	m->terminated = true;
+	m->term_set = set;
+	m->term_code = code;
+	if (m->term_jmp) {
+		longjmp(*m->term_jmp, 1);
+	}
+	fprintf(stderr, "svsm-emu: machine terminated (reason set %u, code %u)\n", set, code);
+	exit(3);
+}
+
+static bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
+{
+	const char *why = NULL;
+
+	if (c->mem_size < (32ull << 20) || c->mem_size > (64ull << 30) || !IS_ALIGNED(c->mem_size, PAGE_2M_SIZE)) {
+		why = "memory size must be a multiple of 2 MiB between 32 MiB and 64 GiB";
+	} else if (!IS_ALIGNED(c->svsm_base, PAGE_2M_SIZE) || !IS_ALIGNED(c->svsm_size, PAGE_SIZE) ||
+		   c->svsm_size < (1ull << 20) || c->svsm_base + c->svsm_size > c->mem_size) {
+		why = "SVSM region must be 2 MiB aligned, at least 1 MiB, inside memory";
+	} else if (!IS_ALIGNED(c->caa_gpa, PAGE_SIZE) || c->caa_gpa + PAGE_SIZE > c->mem_size ||
+		   (c->caa_gpa >= c->svsm_base && c->caa_gpa < c->svsm_base + c->svsm_size)) {
+		why = "calling area must be a page inside memory and outside the SVSM region";
+	}
+	if (why && err) {
+		snprintf(err, err_size, "%s", why);
+	}
+	return why == NULL;
+}
+
+/* Build, launch and boot a machine; see machine.h. */
+struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, size_t err_size)
+{
+	struct emu_machine *m;
+	jmp_buf boot_jmp;
+
+	if (!emu_config_check(cfg, err, err_size)) {
+		return NULL;
+	}
+	if (emu_current_machine) {
+		snprintf(err, err_size, "a machine already exists in this process");
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	m->cfg = *cfg;
+	m->rng_state = cfg->seed ? cfg->seed : 1;
+	m->mem = mmap(NULL, cfg->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		      0);
+	u64 pages = cfg->mem_size >> PAGE_SHIFT;
+	struct rmp_entry *entries = calloc(pages, sizeof(*entries));
+	if (m->mem == MAP_FAILED || !entries) {
+		snprintf(err, err_size, "cannot reserve %llu MiB of guest memory", (unsigned long long)(cfg->mem_size >> 20));
+		if (m->mem != MAP_FAILED) {
+			munmap(m->mem, cfg->mem_size);
+		}
+		free(entries);
+		free(m);
+		return NULL;
+	}
+	rmp_init(&m->rmp, entries, pages);
+
+	/* The hypervisor assigns all guest memory as private (KVM's default for SNP). */
+	for (u64 gpa = 0; gpa < cfg->mem_size; gpa += PAGE_2M_SIZE) {
+		if (cfg->rmp_2m) {
+			rmp_make_private(&m->rmp, gpa, true);
+		} else {
+			for (u64 p = gpa; p < gpa + PAGE_2M_SIZE; p += PAGE_SIZE) {
+				rmp_make_private(&m->rmp, p, false);
+			}
+		}
+	}
+	/* Launch: the SVSM region (VMPL0 only) and the startup calling area (guest RW). */
+	static const u8 no_perms[3] = {0, 0, 0};
+	static const u8 guest_rw[3] = {VMPL_PERM_READ | VMPL_PERM_WRITE, 0, 0};
+	for (u64 gpa = cfg->svsm_base; gpa < cfg->svsm_base + cfg->svsm_size; gpa += PAGE_SIZE) {
+		rmp_launch_page(&m->rmp, gpa, no_perms, false);
+	}
+	rmp_launch_page(&m->rmp, cfg->caa_gpa, guest_rw, false);
+	m->rmp.stats = (struct rmp_stats){0};
+
+	/* The startup vCPU starts at VMPL0 in the SVSM. */
+	m->vcpus[0] = (struct emu_vcpu){.present = true, .apic_id = 0, .vmpl = 0};
+	emu_current_machine = m;
+	emu_vcpu_set_current(&m->vcpus[0]);
+
+	struct svsm_boot_info info = {
+		.svsm_base = cfg->svsm_base,
+		.svsm_size = cfg->svsm_size,
+		.mem_size = cfg->mem_size,
+		.caa_gpa = cfg->caa_gpa,
+		.bsp_apic_id = 0,
+		.guest_vmpl = EMU_GUEST_VMPL,
+		.sev_features = EMU_SEV_FEATURES,
+		.guest_rip = 0xFFFFFFF0,
+		.guest_cr0 = 0x60000010,
+	};
+	jmp_buf *saved = m->term_jmp;
+	m->term_jmp = &boot_jmp;
+	if (setjmp(boot_jmp) != 0) {
+		snprintf(err, err_size, "the SVSM terminated during boot (reason set %u, code %u)", m->term_set,
+			 m->term_code);
+		m->term_jmp = saved;
+		emu_machine_destroy(m);
+		return NULL;
+	}
+	int rc = svsm_boot(&info);
+	m->term_jmp = saved;
+	if (rc != 0) {
+		snprintf(err, err_size, "svsm_boot failed (%d)", rc);
+		emu_machine_destroy(m);
+		return NULL;
+	}
+	/* svsm_boot handed the guest's VMSA to us through AP creation: run VMPL1 now. */
+	struct emu_vcpu *bsp = &m->vcpus[0];
+	if (!bsp->vmsa_valid[EMU_GUEST_VMPL]) {
+		snprintf(err, err_size, "the SVSM did not create the guest's startup VMSA");
+		emu_machine_destroy(m);
+		return NULL;
+	}
+	bsp->vmpl = EMU_GUEST_VMPL;
+	rmp_set_in_use(&m->rmp, bsp->vmsa_gpa[EMU_GUEST_VMPL], true);
+	m->booted = true;
+	emu_vcpu_set_current(NULL);
+	return m;
+}
+
+/* Free everything the machine holds. */
+void emu_machine_destroy(struct emu_machine *m)
+{
+	if (!m) {
+		return;
+	}
+	munmap(m->mem, m->cfg.mem_size);
+	free(m->rmp.entries);
+	if (emu_current_machine == m) {
+		emu_current_machine = NULL;
+	}
+	emu_vcpu_set_current(NULL);
+	free(m);
+}

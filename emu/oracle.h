@@ -1,0 +1,29 @@
+/*
+ * The invariant oracle: checks, after any SVSM call, that the machine is in a state the
+ * SVSM must never leave it in. It reads the RMP and the core's own bookkeeping.
+ */
+#ifndef EMU_ORACLE_H
+#define EMU_ORACLE_H
+
+#include "machine.h"
+
+struct oracle_state {
+	u64 ungranted_nonzero_seen; /* baseline of the machine's counter */
+};
+
+/* Remember the current counters as the baseline (after boot). */
+void oracle_init(struct oracle_state *o, const struct emu_machine *m);
+
+/*
+ * Check every invariant; returns the number of violations and describes the first few
+ * in @report (NUL-terminated, may be NULL):
+ *   - no SVSM-owned private page is accessible to VMPL1-3;
+ *   - no VMSA page is writable by VMPL1-3;
+ *   - every page granted to VMPL1-3 was zero when granted;
+ *   - calling areas and VMSAs are disjoint, CAs are not SVSM pages;
+ *   - the RMP agrees with the SVSM's bookkeeping: its private pages are validated, every
+ *     page with the VMSA bit is a VMSA the SVSM knows, every known VMSA has the bit.
+ */
+unsigned oracle_check(struct oracle_state *o, const struct emu_machine *m, char *report, size_t report_size);
+
+#endif

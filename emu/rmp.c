@@ -1,0 +1,348 @@
+/* The RMP model: PVALIDATE, RMPADJUST, RMPUPDATE/PSMASH and access checks (freestanding). */
+#include "rmp.h"
+
+/* Entry of @gpa's page, NULL outside the table. */
+static struct rmp_entry *rmp_lookup(struct rmp *r, u64 gpa)
+{
+	u64 pfn = gpa >> PAGE_SHIFT;
+
+	if (pfn >= r->page_count) {
+		return NULL;
+	}
+	return &r->entries[pfn];
+}
+
+/* Read-only lookup for observers (oracle, CLI). */
+const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa)
+{
+	return rmp_lookup((struct rmp *)r, gpa);
+}
+
+/* Attach a zeroed table: every page starts hypervisor-owned. */
+void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
+{
+	r->entries = entries;
+	r->page_count = page_count;
+	for (u64 i = 0; i < page_count; i++) {
+		r->entries[i] = (struct rmp_entry){0};
+	}
+	r->stats = (struct rmp_stats){0};
+}
+
+static void rmp_entry_assign(struct rmp_entry *e, bool page_2m)
+{
+	*e = (struct rmp_entry){0};
+	e->assigned = 1;
+	e->page_2m = page_2m;
+	e->perms[0] = VMPL_PERM_ALL;
+}
+
+/* RMPUPDATE to private. A 2 MiB assignment covers the aligned 2 MiB region. */
+u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
+{
+	u64 count = page_2m ? PAGES_PER_2M : 1;
+
+	if (!IS_ALIGNED(gpa, page_2m ? PAGE_2M_SIZE : PAGE_SIZE)) {
+		return RMP_FAIL_INPUT;
+	}
+	struct rmp_entry *first = rmp_lookup(r, gpa);
+	struct rmp_entry *last = rmp_lookup(r, gpa + (count - 1) * PAGE_SIZE);
+	if (!first || !last) {
+		return RMP_FAULT;
+	}
+	for (u64 i = 0; i < count; i++) {
+		if (first[i].in_use || first[i].immutable) {
+			return RMP_FAIL_INUSE;
+		}
+	}
+	for (u64 i = 0; i < count; i++) {
+		rmp_entry_assign(&first[i], page_2m);
+	}
+	r->stats.assign += count;
+	return RMP_SUCCESS;
+}
+
+/* RMPUPDATE to shared. A page inside a 2 MiB entry is smashed first, as KVM does. */
+u32 rmp_make_shared(struct rmp *r, u64 gpa)
+{
+	struct rmp_entry *e = rmp_lookup(r, gpa);
+
+	if (!IS_ALIGNED(gpa, PAGE_SIZE)) {
+		return RMP_FAIL_INPUT;
+	}
+	if (!e) {
+		return RMP_FAULT;
+	}
+	if (e->in_use || e->immutable) {
+		return RMP_FAIL_INUSE;
+	}
+	if (e->page_2m) {
+		u32 rc = rmp_psmash(r, gpa);
+		if (rc != RMP_SUCCESS) {
+			return rc;
+		}
+	}
+	if (e->assigned) {
+		r->stats.unassign++;
+	}
+	*e = (struct rmp_entry){0};
+	return RMP_SUCCESS;
+}
+
+/* Split a 2 MiB entry into 512 4 KiB entries with the same state. */
+u32 rmp_psmash(struct rmp *r, u64 gpa)
+{
+	u64 base = ALIGN_DOWN(gpa, PAGE_2M_SIZE);
+	struct rmp_entry *first = rmp_lookup(r, base);
+	struct rmp_entry *last = rmp_lookup(r, base + PAGE_2M_SIZE - PAGE_SIZE);
+
+	if (!first || !last) {
+		return RMP_FAULT;
+	}
+	if (!first->page_2m) {
+		return RMP_FAIL_INPUT;
+	}
+	for (u64 i = 0; i < PAGES_PER_2M; i++) {
+		first[i].page_2m = 0;
+	}
+	r->stats.psmash++;
+	return RMP_SUCCESS;
+}
+
+/* SNP_LAUNCH_UPDATE: the page is private and validated with the given VMPL1-3 masks. */
+u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa)
+{
+	struct rmp_entry *e = rmp_lookup(r, gpa);
+
+	if (!IS_ALIGNED(gpa, PAGE_SIZE)) {
+		return RMP_FAIL_INPUT;
+	}
+	if (!e) {
+		return RMP_FAULT;
+	}
+	if (e->page_2m) {
+		rmp_psmash(r, gpa);
+	}
+	rmp_entry_assign(e, false);
+	e->validated = 1;
+	e->vmsa = vmsa;
+	for (unsigned v = 1; v < RMP_VMPL_COUNT; v++) {
+		e->perms[v] = perms_vmpl123[v - 1];
+	}
+	r->stats.validate++;
+	return RMP_SUCCESS;
+}
+
+/*
+ * Common checks of PVALIDATE/RMPADJUST on [gpa, gpa + size): alignment, range,
+ * ownership and the RMP page size. A 4 KiB request on a 2 MiB entry is an #NPF(SIZEM)
+ * that the hypervisor resolves by PSMASH before the guest retries: the model does the
+ * PSMASH and carries on, which is what the guest observes.
+ */
+static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct rmp_entry **out, u64 *count)
+{
+	if (size != PAGE_SIZE_4K && size != PAGE_SIZE_2M) {
+		return RMP_FAIL_INPUT;
+	}
+	u64 n = size == PAGE_SIZE_2M ? PAGES_PER_2M : 1;
+	/* Emulator choice: a misaligned address is FAIL_INPUT (the architecture leaves it open). */
+	if (!IS_ALIGNED(gpa, n * PAGE_SIZE)) {
+		return RMP_FAIL_INPUT;
+	}
+	struct rmp_entry *first = rmp_lookup(r, gpa);
+	if (!first || !rmp_lookup(r, gpa + (n - 1) * PAGE_SIZE)) {
+		return RMP_FAULT;
+	}
+	for (u64 i = 0; i < n; i++) {
+		if (!first[i].assigned) {
+			return RMP_FAULT; /* #NPF: not guest-owned */
+		}
+	}
+	if (size == PAGE_SIZE_2M) {
+		for (u64 i = 0; i < n; i++) {
+			if (!first[i].page_2m) {
+				return RMP_FAIL_SIZEMISMATCH;
+			}
+		}
+	} else if (first->page_2m) {
+		u32 rc = rmp_psmash(r, gpa);
+		if (rc != RMP_SUCCESS) {
+			return rc;
+		}
+	}
+	*out = first;
+	*count = n;
+	return RMP_SUCCESS;
+}
+
+/* PVALIDATE: VMPL0 only; sets Validated, reporting "unchanged" as the CF=1 case. */
+u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool validate)
+{
+	struct rmp_entry *e;
+	u64 n;
+
+	/* Emulator choice: PVALIDATE above VMPL0 faults (the exact exception is unconfirmed). */
+	if (vmpl != 0) {
+		r->stats.failures++;
+		return RMP_FAULT;
+	}
+	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
+	if (rc != RMP_SUCCESS) {
+		r->stats.failures++;
+		return rc;
+	}
+	for (u64 i = 0; i < n; i++) {
+		if (e[i].immutable || e[i].in_use) {
+			r->stats.failures++;
+			return RMP_FAIL_INPUT;
+		}
+	}
+	/* A 2 MiB entry carries one Validated state: the first page's stands for all. */
+	if ((bool)e[0].validated == validate) {
+		r->stats.unchanged++;
+		return RMP_UNCHANGED;
+	}
+	for (u64 i = 0; i < n; i++) {
+		e[i].validated = validate;
+		/* Rescinding clears the VMSA attribute too: the page can no longer be run. */
+		if (!validate) {
+			e[i].vmsa = 0;
+		}
+	}
+	if (validate) {
+		r->stats.validate += n;
+	} else {
+		r->stats.rescind += n;
+	}
+	return RMP_SUCCESS;
+}
+
+/*
+ * RMPADJUST: a VMPL may set the mask of a numerically higher VMPL only, never grant a
+ * right it lacks, and only on validated pages (emulator choice: FAIL_PERMISSION on an
+ * unvalidated page, which is why the SVSM spec revokes before it rescinds).
+ */
+u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
+{
+	struct rmp_entry *e;
+	u64 n;
+
+	if (vmpl >= RMP_VMPL_COUNT) {
+		r->stats.failures++;
+		return RMP_FAULT;
+	}
+	if (target_vmpl >= RMP_VMPL_COUNT || target_vmpl <= vmpl) {
+		r->stats.failures++;
+		return RMP_FAIL_PERMISSION;
+	}
+	if (perms & ~VMPL_PERM_ALL) {
+		r->stats.failures++;
+		return RMP_FAIL_INPUT;
+	}
+	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
+	if (rc != RMP_SUCCESS) {
+		r->stats.failures++;
+		return rc;
+	}
+	for (u64 i = 0; i < n; i++) {
+		if (e[i].in_use) {
+			r->stats.failures++;
+			return RMP_FAIL_INUSE;
+		}
+		if (e[i].immutable || !e[i].validated || (perms & ~e[i].perms[vmpl])) {
+			r->stats.failures++;
+			return RMP_FAIL_PERMISSION;
+		}
+	}
+	for (u64 i = 0; i < n; i++) {
+		if (e[i].perms[target_vmpl] != perms) {
+			r->stats.perm_changes++;
+		}
+		e[i].perms[target_vmpl] = perms;
+		/* The VMSA attribute can only be changed from VMPL0. */
+		if (vmpl == 0 && (bool)e[i].vmsa != vmsa) {
+			e[i].vmsa = vmsa;
+			if (vmsa) {
+				r->stats.vmsa_set++;
+			} else {
+				r->stats.vmsa_clear++;
+			}
+		}
+	}
+	return RMP_SUCCESS;
+}
+
+static u8 rmp_access_bit(enum rmp_access access)
+{
+	switch (access) {
+	case RMP_ACCESS_READ:
+		return VMPL_PERM_READ;
+	case RMP_ACCESS_WRITE:
+		return VMPL_PERM_WRITE;
+	case RMP_ACCESS_EXEC_USER:
+		return VMPL_PERM_EXEC_USER;
+	default:
+		return VMPL_PERM_EXEC_SUPER;
+	}
+}
+
+/* The access checks of APM table 15-39, in priority order, for each page touched. */
+bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
+		      struct rmp_fault *fault)
+{
+	if (len == 0) {
+		return true;
+	}
+	u64 last = gpa + len - 1;
+	if (last < gpa) {
+		*fault = (struct rmp_fault){RMP_FAULT_OUT_OF_RANGE, gpa, 0, vmpl};
+		return false;
+	}
+	for (u64 page = ALIGN_DOWN(gpa, PAGE_SIZE); page <= ALIGN_DOWN(last, PAGE_SIZE); page += PAGE_SIZE) {
+		const struct rmp_entry *e = rmp_entry(r, page);
+		u64 at = page < gpa ? gpa : page;
+		if (!e) {
+			*fault = (struct rmp_fault){RMP_FAULT_OUT_OF_RANGE, at, 0, vmpl};
+			return false;
+		}
+		if (vmpl == RMP_HYPERVISOR || !encrypted) {
+			/* Host accesses and C=0 guest writes need a hypervisor-owned page. */
+			if (e->assigned && (vmpl == RMP_HYPERVISOR || access != RMP_ACCESS_READ)) {
+				*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP, vmpl};
+				return false;
+			}
+			continue;
+		}
+		if (!e->assigned) {
+			*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP | NPF_ENC, vmpl};
+			return false;
+		}
+		if (!e->validated) {
+			*fault = (struct rmp_fault){RMP_FAULT_VC_NOT_VALIDATED, at, VC_NOT_VALIDATED, vmpl};
+			return false;
+		}
+		if (vmpl >= RMP_VMPL_COUNT) {
+			*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP | NPF_VMPL, vmpl};
+			return false;
+		}
+		u8 mask = e->perms[vmpl];
+		/* Write without read is an illegal combination: data accesses fault. */
+		bool illegal = (mask & VMPL_PERM_WRITE) && !(mask & VMPL_PERM_READ) &&
+			       (access == RMP_ACCESS_READ || access == RMP_ACCESS_WRITE);
+		if (vmpl != 0 && (illegal || !(mask & rmp_access_bit(access)))) {
+			*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP | NPF_ENC | NPF_VMPL, vmpl};
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The hypervisor marks a VMSA running (VMRUN) or not (#VMEXIT). */
+void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use)
+{
+	struct rmp_entry *e = rmp_lookup(r, gpa);
+
+	if (e) {
+		e->in_use = in_use;
+	}
+}

@@ -1,0 +1,108 @@
+/*
+ * The RMP model: one entry per 4 KiB guest page with the architectural fields, and the
+ * instructions that read or change it (PVALIDATE, RMPADJUST, the hypervisor's RMPUPDATE
+ * and PSMASH, and the access check every memory access goes through).
+ *
+ * Freestanding (no libc): the SNP image links it for its no-SNP platform.
+ * Strict where the architecture is unclear; each such choice is marked "emulator choice"
+ * and listed in docs/architecture.md.
+ */
+#ifndef EMU_RMP_H
+#define EMU_RMP_H
+
+#include <svsm/arch.h>
+#include <svsm/types.h>
+
+#define RMP_VMPL_COUNT 4
+
+struct rmp_entry {
+	u8 assigned : 1;  /* guest-owned (1) or hypervisor-owned (0) */
+	u8 page_2m : 1;   /* part of a 2 MiB RMP entry */
+	u8 immutable : 1;
+	u8 validated : 1;
+	u8 vmsa : 1;
+	u8 in_use : 1;    /* a VMSA that is currently running (emulator bookkeeping) */
+	u8 perms[RMP_VMPL_COUNT]; /* [0] is VMPL0's, always full while assigned */
+};
+
+/* Counters of RMP transitions, for the CLI summary. */
+struct rmp_stats {
+	u64 validate;   /* Validated 0 -> 1, per 4 KiB page */
+	u64 rescind;    /* Validated 1 -> 0 */
+	u64 unchanged;  /* PVALIDATE that changed nothing */
+	u64 perm_changes;
+	u64 vmsa_set;
+	u64 vmsa_clear;
+	u64 assign;     /* RMPUPDATE to private */
+	u64 unassign;   /* RMPUPDATE to shared */
+	u64 psmash;
+	u64 failures;   /* instructions that returned a failure code or faulted */
+};
+
+struct rmp {
+	struct rmp_entry *entries;
+	u64 page_count;
+	struct rmp_stats stats;
+};
+
+/* Kinds of access checked against the RMP. */
+enum rmp_access {
+	RMP_ACCESS_READ,
+	RMP_ACCESS_WRITE,
+	RMP_ACCESS_EXEC_USER,
+	RMP_ACCESS_EXEC_SUPER,
+};
+
+/* What an access violation would raise on hardware. */
+enum rmp_fault_kind {
+	RMP_OK = 0,
+	RMP_FAULT_NPF,          /* #VMEXIT(NPF): not guest-owned / size / VMPL */
+	RMP_FAULT_VC_NOT_VALIDATED, /* #VC 0x404 to the guest */
+	RMP_FAULT_OUT_OF_RANGE, /* beyond guest memory */
+};
+
+/* #NPF EXITINFO1 bits for RMP violations. */
+#define NPF_RMP BIT(31)
+#define NPF_ENC BIT(34)
+#define NPF_SIZEM BIT(35)
+#define NPF_VMPL BIT(36)
+#define VC_NOT_VALIDATED 0x404
+
+struct rmp_fault {
+	enum rmp_fault_kind kind;
+	u64 gpa;
+	u64 error_code; /* NPF EXITINFO1 bits or the #VC code */
+	u8 vmpl;
+};
+
+/* Attach @entries (zeroed, @page_count long) to @r: all hypervisor-owned. */
+void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count);
+
+/* Hypervisor RMPUPDATE: make the page private (assigned, unvalidated, VMPL0-only) or shared. */
+u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m);
+u32 rmp_make_shared(struct rmp *r, u64 gpa);
+/* Hypervisor PSMASH: split the 2 MiB entry containing @gpa, keeping its state. */
+u32 rmp_psmash(struct rmp *r, u64 gpa);
+/* Launch (SNP_LAUNCH_UPDATE): assigned, validated, with the given VMPL1-3 masks. */
+u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa);
+
+/* PVALIDATE executed at @vmpl. Returns an RMP_* code (arch.h). */
+u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool validate);
+/* RMPADJUST executed at @vmpl. */
+u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa);
+
+/*
+ * Check an access of @len bytes at @gpa by @vmpl with the C-bit @encrypted (private
+ * access). Hypervisor accesses use vmpl = 0xFF (allowed only on shared pages). Returns
+ * true if allowed; otherwise fills @fault with what hardware would raise.
+ */
+bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
+		      struct rmp_fault *fault);
+#define RMP_HYPERVISOR 0xFF
+
+/* Entry of @gpa, or NULL when outside the RMP. */
+const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa);
+/* Mark a VMSA page running / stopped (the hypervisor's VMRUN and #VMEXIT). */
+void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use);
+
+#endif

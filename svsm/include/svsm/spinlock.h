@@ -1,0 +1,35 @@
+/* A test-and-test-and-set spinlock on compiler atomics (usable freestanding and under TSan). */
+#ifndef SVSM_SPINLOCK_H
+#define SVSM_SPINLOCK_H
+
+#include <svsm/types.h>
+
+struct spinlock {
+	u32 locked;
+};
+
+#define SPINLOCK_INIT {0}
+
+static inline void spin_lock(struct spinlock *l)
+{
+	for (;;) {
+		if (!__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+			return;
+		}
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+			__builtin_ia32_pause();
+		}
+	}
+}
+
+static inline bool spin_trylock(struct spinlock *l)
+{
+	return !__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);
+}
+
+static inline void spin_unlock(struct spinlock *l)
+{
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+
+#endif
