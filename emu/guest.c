@@ -328,3 +328,14 @@ u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out)
 	}
 	return SVSM_SUCCESS;
 }
+
+/* See guest.h. */
+int guest_ap_destroy(struct emu_guest *g, u32 apic_id)
+{
+	struct guest_vcpu *gv = guest_vcpu(g, apic_id);
+
+	if (!gv || !gv->vmsa_gpa) {
+		return -1;
+	}
+	return guest_ap_create(g, SVM_AP_DESTROY, apic_id, gv->vmsa_gpa);
+}

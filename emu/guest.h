@@ -79,6 +79,12 @@ struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id);
  */
 u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out);
 
+/*
+ * Stop vCPU @apic_id's guest context (SNP AP creation DESTROY through the guest's GHCB),
+ * as Linux does before it hands the VMSA back with DELETE_VCPU. 0 or -1.
+ */
+int guest_ap_destroy(struct emu_guest *g, u32 apic_id);
+
 /* Fill a VMSA image for a new vCPU at @vmpl (page-sized buffer). */
 void guest_vmsa_template(u8 *vmsa, u8 vmpl, u64 sev_features);
 
