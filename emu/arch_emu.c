@@ -96,18 +96,18 @@ void arch_vmgexit(void)
 
 int arch_guest_read(u64 gpa, void *dst, size_t len)
 {
-	struct emu_machine *m = arch_machine();
+	struct emu_vcpu *v = arch_vcpu();
 
-	__atomic_add_fetch(&m->stats.guest_reads, 1, __ATOMIC_RELAXED);
-	return emu_mem_read(m, arch_vcpu()->vmpl, gpa, dst, len, NULL);
+	v->svsm_guest_reads++;
+	return emu_mem_read(arch_machine(), v->vmpl, gpa, dst, len, NULL);
 }
 
 int arch_guest_write(u64 gpa, const void *src, size_t len)
 {
-	struct emu_machine *m = arch_machine();
+	struct emu_vcpu *v = arch_vcpu();
 
-	__atomic_add_fetch(&m->stats.guest_writes, 1, __ATOMIC_RELAXED);
-	return emu_mem_write(m, arch_vcpu()->vmpl, gpa, src, len, NULL);
+	v->svsm_guest_writes++;
+	return emu_mem_write(arch_machine(), v->vmpl, gpa, src, len, NULL);
 }
 
 void *arch_phys_to_virt(u64 gpa)

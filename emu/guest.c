@@ -118,8 +118,7 @@ int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 	r->r9 = v->r9;
 	/* xchg(call_pending, 0): a non-zero old value means the SVSM never took the call. */
 	u8 old;
-	u8 zero = 0;
-	if (guest_read(g, gv->caa_gpa, &old, 1) != 0 || guest_write(g, gv->caa_gpa, &zero, 1) != 0) {
+	if (emu_mem_xchg8(g->m, EMU_GUEST_VMPL, gv->caa_gpa, 0, &old) != 0) {
 		return GUEST_FAULT;
 	}
 	if (g->log_calls) {

@@ -95,6 +95,25 @@ void emu_fault_record(struct emu_machine *m, const struct rmp_fault *f)
 	m->faults.last = *f;
 }
 
+/* Copy with the common small sizes inlined (the call path moves 1- and 2-byte fields). */
+static inline void emu_copy(void *dst, const void *src, u64 len)
+{
+	switch (len) {
+	case 1:
+		*(u8 *)dst = *(const u8 *)src;
+		break;
+	case 2:
+		__builtin_memcpy(dst, src, 2);
+		break;
+	case 8:
+		__builtin_memcpy(dst, src, 8);
+		break;
+	default:
+		memcpy(dst, src, len);
+		break;
+	}
+}
+
 /* Checked private access by @vmpl. */
 int emu_mem_read(struct emu_machine *m, u8 vmpl, u64 gpa, void *dst, u64 len, struct rmp_fault *fault)
 {
@@ -107,7 +126,7 @@ int emu_mem_read(struct emu_machine *m, u8 vmpl, u64 gpa, void *dst, u64 len, st
 		}
 		return -1;
 	}
-	memcpy(dst, emu_mem(m, gpa), len);
+	emu_copy(dst, emu_mem(m, gpa), len);
 	return 0;
 }
 
@@ -122,7 +141,20 @@ int emu_mem_write(struct emu_machine *m, u8 vmpl, u64 gpa, const void *src, u64 
 		}
 		return -1;
 	}
-	memcpy(emu_mem(m, gpa), src, len);
+	emu_copy(emu_mem(m, gpa), src, len);
+	return 0;
+}
+
+int emu_mem_xchg8(struct emu_machine *m, u8 vmpl, u64 gpa, u8 value, u8 *old)
+{
+	struct rmp_fault f;
+
+	if (!rmp_check_access(&m->rmp, vmpl, true, gpa, 1, RMP_ACCESS_READ, &f) ||
+	    !rmp_check_access(&m->rmp, vmpl, true, gpa, 1, RMP_ACCESS_WRITE, &f)) {
+		emu_fault_record(m, &f);
+		return -1;
+	}
+	*old = __atomic_exchange_n(emu_mem(m, gpa), value, __ATOMIC_ACQ_REL);
 	return 0;
 }
 

@@ -88,6 +88,10 @@ struct emu_vcpu {
 	/* The guest's register file while it runs (saved to its VMSA on VMGEXIT). */
 	u64 rax, rcx, rdx, r8, r9;
 	bool destroyed_while_running; /* its running VMSA was deleted */
+	/* The SVSM's guest-memory accesses on this vCPU (double-fetch checks); per vCPU so
+	 * that counting needs no atomics. */
+	u64 svsm_guest_reads;
+	u64 svsm_guest_writes;
 };
 
 /* Everything that went wrong at VMPL1+ or in the hypervisor, for the harness to inspect. */
@@ -98,8 +102,6 @@ struct emu_fault_log {
 
 struct emu_stats {
 	u64 exits[EXIT_KIND_COUNT];
-	u64 guest_reads;     /* arch_guest_read calls (double-fetch checks) */
-	u64 guest_writes;
 	u64 ungranted_nonzero; /* pages granted to VMPL1+ while not zero (invariant) */
 	u64 vmrun_invalid;     /* VMPL1 resumed with EFER.SVME clear or no valid VMSA */
 	u64 console_bytes;
@@ -152,6 +154,9 @@ static inline u8 *emu_mem(struct emu_machine *m, u64 gpa)
  */
 int emu_mem_read(struct emu_machine *m, u8 vmpl, u64 gpa, void *dst, u64 len, struct rmp_fault *fault);
 int emu_mem_write(struct emu_machine *m, u8 vmpl, u64 gpa, const void *src, u64 len, struct rmp_fault *fault);
+
+/* Atomic exchange of the byte at @gpa by @vmpl (needs read and write permission). */
+int emu_mem_xchg8(struct emu_machine *m, u8 vmpl, u64 gpa, u8 value, u8 *old);
 
 /* The hypervisor: handle a VMGEXIT from @v at its current VMPL. */
 void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v);

@@ -293,6 +293,15 @@ bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64
 	if (len == 0) {
 		return true;
 	}
+	/* Fast path: a private access within one validated page that the VMPL may make. */
+	if (encrypted && vmpl < RMP_VMPL_COUNT && (gpa & PAGE_MASK) + len <= PAGE_SIZE &&
+	    (gpa >> PAGE_SHIFT) < r->page_count) {
+		const struct rmp_entry *e = &r->entries[gpa >> PAGE_SHIFT];
+		u8 mask = e->perms[vmpl];
+		if (e->assigned && e->validated && (vmpl == 0 || ((mask & rmp_access_bit(access)) && (mask & VMPL_PERM_READ)))) {
+			return true;
+		}
+	}
 	u64 last = gpa + len - 1;
 	if (last < gpa) {
 		*fault = (struct rmp_fault){RMP_FAULT_OUT_OF_RANGE, gpa, 0, vmpl};

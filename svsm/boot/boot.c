@@ -131,6 +131,7 @@ int svsm_boot(const struct svsm_boot_info *info)
 		return -6;
 	}
 	bsp->guest_vmsa_gpa = vmsa_gpa;
+	bsp->vmsa = arch_phys_to_virt(vmsa_gpa);
 	if (ghcb_ap_create(&bsp->ghcb, SVM_AP_CREATE, info->guest_vmpl, info->bsp_apic_id, vmsa_gpa,
 			   info->sev_features) != GHCB_CLIENT_OK) {
 		log_error("hypervisor refused the guest's startup VMSA");

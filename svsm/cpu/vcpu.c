@@ -21,10 +21,17 @@ static void vcpu_table_reset(void)
 	memset(&vcpus, 0, sizeof(vcpus));
 }
 
+/*
+ * The table is dense: slots[0..count) are in use, so lookups touch only live vCPUs.
+ * Writers hold core_lock; removal moves the last entry into the hole.
+ */
+
 /* The entry for @apic_id, or NULL. */
 struct svsm_vcpu *vcpu_find_apic(u32 apic_id)
 {
-	for (u32 i = 0; i < SVSM_MAX_VCPUS; i++) {
+	u32 n = __atomic_load_n(&vcpus.count, __ATOMIC_ACQUIRE);
+
+	for (u32 i = 0; i < n; i++) {
 		struct svsm_vcpu *v = __atomic_load_n(&vcpus.slots[i], __ATOMIC_ACQUIRE);
 		if (v && v->apic_id == apic_id) {
 			return v;
@@ -42,10 +49,9 @@ struct svsm_vcpu *vcpu_current(void)
 /* The entry whose guest VMSA is at @vmsa_gpa, or NULL. */
 struct svsm_vcpu *vcpu_find_vmsa(u64 vmsa_gpa)
 {
-	for (u32 i = 0; i < SVSM_MAX_VCPUS; i++) {
-		struct svsm_vcpu *v = vcpus.slots[i];
-		if (v && v->guest_vmsa_gpa == vmsa_gpa) {
-			return v;
+	for (u32 i = 0; i < vcpus.count; i++) {
+		if (vcpus.slots[i]->guest_vmsa_gpa == vmsa_gpa) {
+			return vcpus.slots[i];
 		}
 	}
 	return NULL;
@@ -62,9 +68,8 @@ bool vcpu_page_is_caa(u64 gpa)
 {
 	u64 page = ALIGN_DOWN(gpa, PAGE_SIZE);
 
-	for (u32 i = 0; i < SVSM_MAX_VCPUS; i++) {
-		struct svsm_vcpu *v = vcpus.slots[i];
-		if (v && v->caa_gpa == page) {
+	for (u32 i = 0; i < vcpus.count; i++) {
+		if (vcpus.slots[i]->caa_gpa == page) {
 			return true;
 		}
 	}
@@ -74,26 +79,23 @@ bool vcpu_page_is_caa(u64 gpa)
 /* Add @v; -1 if its APIC ID is taken or the table is full. */
 int vcpu_insert(struct svsm_vcpu *v)
 {
-	if (vcpu_find_apic(v->apic_id)) {
+	if (vcpu_find_apic(v->apic_id) || vcpus.count >= SVSM_MAX_VCPUS) {
 		return -1;
 	}
-	for (u32 i = 0; i < SVSM_MAX_VCPUS; i++) {
-		if (!vcpus.slots[i]) {
-			__atomic_store_n(&vcpus.slots[i], v, __ATOMIC_RELEASE);
-			vcpus.count++;
-			return 0;
-		}
-	}
-	return -1;
+	__atomic_store_n(&vcpus.slots[vcpus.count], v, __ATOMIC_RELEASE);
+	__atomic_store_n(&vcpus.count, vcpus.count + 1, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* Drop @v from the table (the caller frees it). */
 void vcpu_remove(struct svsm_vcpu *v)
 {
-	for (u32 i = 0; i < SVSM_MAX_VCPUS; i++) {
+	for (u32 i = 0; i < vcpus.count; i++) {
 		if (vcpus.slots[i] == v) {
-			__atomic_store_n(&vcpus.slots[i], NULL, __ATOMIC_RELEASE);
-			vcpus.count--;
+			u32 last = vcpus.count - 1;
+			__atomic_store_n(&vcpus.slots[i], vcpus.slots[last], __ATOMIC_RELEASE);
+			__atomic_store_n(&vcpus.slots[last], NULL, __ATOMIC_RELEASE);
+			__atomic_store_n(&vcpus.count, last, __ATOMIC_RELEASE);
 			return;
 		}
 	}
@@ -104,10 +106,8 @@ u32 vcpu_list(struct svsm_vcpu **out, u32 max)
 {
 	u32 n = 0;
 
-	for (u32 i = 0; i < SVSM_MAX_VCPUS && n < max; i++) {
-		if (vcpus.slots[i]) {
-			out[n++] = vcpus.slots[i];
-		}
+	for (u32 i = 0; i < vcpus.count && n < max; i++) {
+		out[n++] = vcpus.slots[i];
 	}
 	return n;
 }

@@ -355,6 +355,7 @@ static u32 core_create_vcpu(struct svsm_call *c)
 	}
 	nv->apic_id = apic_id;
 	nv->guest_vmsa_gpa = vmsa_gpa;
+	nv->vmsa = arch_phys_to_virt(vmsa_gpa);
 	nv->caa_gpa = caa_gpa;
 	nv->guest_vmpl = vmpl;
 	if (vcpu_insert(nv) != 0) {

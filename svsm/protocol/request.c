@@ -41,36 +41,41 @@ void request_reset_counters(void)
 	memset(&counters, 0, sizeof(counters));
 }
 
-static u64 vmsa_u64(const u8 *vmsa, unsigned off)
+/*
+ * Guest VMSAs are mapped into the SVSM (vcpu->vmsa): neither the guest (read-only at
+ * most) nor the hypervisor can write them, so plain loads are not double fetches.
+ */
+static u64 vmsa_get(const u8 *vmsa, unsigned off)
 {
-	u64 v;
-
-	memcpy(&v, vmsa + off, sizeof(v));
-	return v;
+	return __atomic_load_n((const u64 *)(vmsa + off), __ATOMIC_RELAXED);
 }
 
-static void vmsa_put(u64 vmsa_gpa, unsigned off, u64 value)
+static void vmsa_put(u8 *vmsa, unsigned off, u64 value)
 {
-	/* The guest VMSA is SVSM-private while we run: a failure is a broken invariant. */
-	if (arch_guest_write(vmsa_gpa + off, &value, sizeof(value)) != 0) {
-		log_error("cannot write guest VMSA %llx+%x", (unsigned long long)vmsa_gpa, off);
-	}
+	__atomic_store_n((u64 *)(vmsa + off), value, __ATOMIC_RELAXED);
 }
 
 /* Write the call's results and the CA's mem_available flag, then release the call. */
-static void request_complete(struct svsm_vcpu *v, u64 vmsa_gpa, u64 entry_caa, const struct svsm_call *call,
-			     u32 result)
+static void request_complete(struct svsm_vcpu *v, u8 *vmsa, u64 entry_caa, const struct svsm_call *call, u32 result)
 {
-	vmsa_put(vmsa_gpa, VMSA_RAX, result);
-	vmsa_put(vmsa_gpa, VMSA_RCX, call->rcx);
-	vmsa_put(vmsa_gpa, VMSA_RDX, call->rdx);
-	vmsa_put(vmsa_gpa, VMSA_R8, call->r8);
+	vmsa_put(vmsa, VMSA_RAX, result);
+	vmsa_put(vmsa, VMSA_RCX, call->rcx);
+	vmsa_put(vmsa, VMSA_RDX, call->rdx);
+	vmsa_put(vmsa, VMSA_R8, call->r8);
 
 	u8 avail = mm_withdraw_available() ? 1 : 0;
+	if (entry_caa == v->caa_gpa) {
+		/* call_pending and mem_available are adjacent: one write releases the call. */
+		u8 hdr[2] = {0, avail};
+		if (arch_guest_write(entry_caa + SVSM_CA_CALL_PENDING_OFFSET, hdr, sizeof(hdr)) != 0) {
+			log_warn("calling area %llx not writable", (unsigned long long)entry_caa);
+		}
+		return;
+	}
+	/* After REMAP_CA: mem_available in the new CA, call_pending cleared in the old one. */
 	if (arch_guest_write(v->caa_gpa + SVSM_CA_MEM_AVAILABLE_OFFSET, &avail, 1) != 0) {
 		log_warn("calling area %llx not writable", (unsigned long long)v->caa_gpa);
 	}
-	/* Clear call_pending in the CA the call came through (the old one after REMAP_CA). */
 	u8 zero = 0;
 	if (arch_guest_write(entry_caa + SVSM_CA_CALL_PENDING_OFFSET, &zero, 1) != 0) {
 		log_warn("calling area %llx not writable", (unsigned long long)entry_caa);
@@ -80,11 +85,9 @@ static void request_complete(struct svsm_vcpu *v, u64 vmsa_gpa, u64 entry_caa, c
 /* One entry into VMPL0 from the guest on this vCPU; see core.h. */
 void svsm_request_handle(void)
 {
-	u8 vmsa[VMSA_GUEST_EXITCODE + 8];
-
 	core_lock();
 	struct svsm_vcpu *v = vcpu_current();
-	if (!v) {
+	if (!v || !v->vmsa) {
 		counters.spurious_entries++;
 		core_unlock();
 		log_error("entry from unknown vCPU (APIC ID %u)", arch_cpu_apic_id());
@@ -94,33 +97,27 @@ void svsm_request_handle(void)
 		/* Without a GHCB the MSR protocol still works; the console falls back. */
 		log_debug("vCPU %u has no GHCB", v->apic_id);
 	}
-	u64 vmsa_gpa = v->guest_vmsa_gpa;
-	if (arch_guest_read(vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
-		counters.spurious_entries++;
-		core_unlock();
-		log_error("guest VMSA %llx unreadable", (unsigned long long)vmsa_gpa);
-		return;
-	}
-	u64 efer = vmsa_u64(vmsa, VMSA_EFER);
-	vmsa_put(vmsa_gpa, VMSA_EFER, efer & ~EFER_SVME);
+	u8 *vmsa = v->vmsa;
+	u64 efer = vmsa_get(vmsa, VMSA_EFER);
+	vmsa_put(vmsa, VMSA_EFER, efer & ~EFER_SVME);
 
 	u64 caa = v->caa_gpa;
 	u8 pending = 0;
-	if (vmsa_u64(vmsa, VMSA_GUEST_EXITCODE) != VMEXIT_VMGEXIT || arch_guest_read(caa, &pending, 1) != 0 ||
+	if (vmsa_get(vmsa, VMSA_GUEST_EXITCODE) != VMEXIT_VMGEXIT || arch_guest_read(caa, &pending, 1) != 0 ||
 	    pending == 0) {
 		/* Not a call: the host entered us for nothing. Resume the guest. */
 		counters.spurious_entries++;
-		vmsa_put(vmsa_gpa, VMSA_EFER, efer | EFER_SVME);
+		vmsa_put(vmsa, VMSA_EFER, efer | EFER_SVME);
 		core_unlock();
 		return;
 	}
 
 	struct svsm_call call = {
-		.rax = vmsa_u64(vmsa, VMSA_RAX),
-		.rcx = vmsa_u64(vmsa, VMSA_RCX),
-		.rdx = vmsa_u64(vmsa, VMSA_RDX),
-		.r8 = vmsa_u64(vmsa, VMSA_R8),
-		.r9 = vmsa_u64(vmsa, VMSA_R9),
+		.rax = vmsa_get(vmsa, VMSA_RAX),
+		.rcx = vmsa_get(vmsa, VMSA_RCX),
+		.rdx = vmsa_get(vmsa, VMSA_RDX),
+		.r8 = vmsa_get(vmsa, VMSA_R8),
+		.r9 = vmsa_get(vmsa, VMSA_R9),
 		.caller_vmpl = vmsa[VMSA_VMPL],
 		.vcpu = v,
 	};
@@ -141,7 +138,7 @@ void svsm_request_handle(void)
 		core_unlock();
 		return;
 	}
-	request_complete(v, vmsa_gpa, caa, &call, result);
-	vmsa_put(vmsa_gpa, VMSA_EFER, efer | EFER_SVME);
+	request_complete(v, vmsa, caa, &call, result);
+	vmsa_put(vmsa, VMSA_EFER, efer | EFER_SVME);
 	core_unlock();
 }

@@ -74,9 +74,9 @@ int arch_guest_read(u64 gpa, void *dst, size_t len);
 int arch_guest_write(u64 gpa, const void *src, size_t len);
 
 /*
- * Direct-map translation for memory the SVSM owns (its own region and deposited
- * pages): the virtual address the core uses for @gpa, and back. Only valid for pages
- * that are validated and private to the SVSM.
+ * Direct-map translation for memory the SVSM owns or controls (its region, deposited
+ * pages, guest VMSAs): the virtual address the core uses for @gpa, and back. Only valid
+ * for validated private pages that no less privileged party can write.
  */
 void *arch_phys_to_virt(u64 gpa);
 u64 arch_virt_to_phys(const void *va);

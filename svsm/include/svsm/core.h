@@ -49,6 +49,7 @@ struct svsm_vcpu {
 	u32 apic_id;
 	bool startup;          /* the boot vCPU: cannot be deleted */
 	u64 guest_vmsa_gpa;    /* VMSA of the guest at its VMPL */
+	u8 *vmsa;              /* the same page mapped into the SVSM (arch_phys_to_virt) */
 	u64 caa_gpa;           /* current calling area */
 	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
 	struct ghcb_page ghcb; /* the SVSM's GHCB on this vCPU (gpa 0 = none yet) */
