@@ -99,6 +99,8 @@ void emu_fault_record(struct emu_machine *m, const struct rmp_fault *f)
 static inline void emu_copy(void *dst, const void *src, u64 len)
 {
 	switch (len) {
+	case 0:
+		break;
 	case 1:
 		*(u8 *)dst = *(const u8 *)src;
 		break;

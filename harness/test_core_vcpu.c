@@ -1,4 +1,5 @@
 /* Core protocol: SVSM_CORE_CREATE_VCPU and SVSM_CORE_DELETE_VCPU, every check in spec order. */
+#include <svsm/mm.h>
 #include <svsm/vmsa.h>
 
 #include "test_common.h"
@@ -275,6 +276,20 @@ static void test_delete_own_vmsa_never_returns(void **state)
 	assert_int_equal(CORE(h, SVSM_CORE_QUERY_PROTOCOL, 1, 0, 0, NULL), SVSM_SUCCESS);
 }
 
+static void test_create_out_of_memory_asks_for_a_deposit(void **state)
+{
+	struct hx *h = *state;
+	struct vc v = good(h);
+	u64 rmp = hx_hash_rmp(h);
+
+	mm_fail_nth(1);
+	assert_int_equal(create(h, v, 1), SVSM_RESULT_NEED_MEMORY | 1);
+	mm_fail_nth(0);
+	assert_int_equal(hx_hash_rmp(h), rmp);
+	assert_null(vcpu_find_apic(1));
+	assert_int_equal(create(h, v, 1), SVSM_SUCCESS);
+}
+
 static void test_create_delete_many(void **state)
 {
 	struct hx *h = *state;
@@ -314,6 +329,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_startup_vcpu_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_more_privileged_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_own_vmsa_never_returns, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_out_of_memory_asks_for_a_deposit, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_delete_many, hx_setup, hx_teardown),
 	};
 	return cmocka_run_group_tests_name("core_vcpu", tests, NULL, NULL);
