@@ -291,9 +291,8 @@ static int guest_ap_create(struct emu_guest *g, unsigned op, u32 apic_id, u64 vm
 }
 
 /* See guest.h. */
-u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out)
+int guest_start_vcpu(struct emu_guest *g, u32 apic_id, u64 vmsa_gpa, u64 caa_gpa)
 {
-	u8 vmsa[VMSA_SIZE];
 	struct guest_vcpu *slot = NULL;
 
 	for (unsigned i = 0; i < GUEST_MAX_VCPUS && !slot; i++) {
@@ -301,27 +300,51 @@ u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out)
 			slot = &g->vcpus[i];
 		}
 	}
+	if (!slot || guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa) != 0) {
+		return -1;
+	}
+	*slot = (struct guest_vcpu){.present = true, .apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa};
+	return 0;
+}
+
+/* See guest.h. */
+int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out)
+{
+	u8 vmsa[VMSA_SIZE];
+
 	/* SNP erratum: a VMSA must not be 2 MiB aligned. */
 	u64 vmsa_gpa = guest_alloc_pages(g, 1);
 	if (vmsa_gpa && IS_ALIGNED(vmsa_gpa, PAGE_2M_SIZE)) {
 		vmsa_gpa = guest_alloc_pages(g, 1);
 	}
 	u64 caa = guest_alloc_pages(g, 1);
-	if (!slot || !vmsa_gpa || !caa) {
-		return ~0ull;
+	if (!vmsa_gpa || !caa) {
+		return -1;
 	}
 	guest_vmsa_template(vmsa, EMU_GUEST_VMPL, EMU_SEV_FEATURES);
 	if (guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
+		return -1;
+	}
+	*vmsa_out = vmsa_gpa;
+	*caa_out = caa;
+	return 0;
+}
+
+/* See guest.h. */
+u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out)
+{
+	u64 vmsa_gpa, caa;
+
+	if (guest_prepare_vcpu(g, &vmsa_gpa, &caa) != 0) {
 		return ~0ull;
 	}
 	u64 rc = guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic_id, NULL);
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	if (guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa) != 0) {
+	if (guest_start_vcpu(g, apic_id, vmsa_gpa, caa) != 0) {
 		return ~0ull;
 	}
-	*slot = (struct guest_vcpu){.present = true, .apic_id = apic_id, .caa_gpa = caa, .vmsa_gpa = vmsa_gpa};
 	if (vmsa_out) {
 		*vmsa_out = vmsa_gpa;
 	}

@@ -85,6 +85,11 @@ u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out);
  */
 int guest_ap_destroy(struct emu_guest *g, u32 apic_id);
 
+/* Guest side of a new vCPU: a VMSA page (filled in) and a calling area from the pool. */
+int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out);
+/* After CREATE_VCPU succeeded: SNP AP creation of @vmsa_gpa and the driver's bookkeeping. */
+int guest_start_vcpu(struct emu_guest *g, u32 apic_id, u64 vmsa_gpa, u64 caa_gpa);
+
 /* Fill a VMSA image for a new vCPU at @vmpl (page-sized buffer). */
 void guest_vmsa_template(u8 *vmsa, u8 vmpl, u64 sev_features);
 
