@@ -17,7 +17,7 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-ROOT := build
+ROOT ?= build
 ifeq ($(SANITIZE),1)
 B := $(ROOT)/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
