@@ -11,7 +11,7 @@
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
 
-static struct svsm_boot_info boot_params;
+static SVSM_STATE struct svsm_boot_info boot_params;
 
 const struct svsm_boot_info *svsm_boot_params(void)
 {

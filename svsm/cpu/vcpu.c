@@ -9,7 +9,7 @@
 #include <svsm/mm.h>
 #include <svsm/string.h>
 
-static struct {
+static SVSM_STATE struct {
 	struct svsm_vcpu *slots[SVSM_MAX_VCPUS];
 	u32 count;
 	u64 reference_sev_features;

@@ -3,7 +3,7 @@
 #include <svsm/log.h>
 #include <svsm/spinlock.h>
 
-static struct {
+static SVSM_STATE struct {
 	struct spinlock lock;
 	char ring[LOG_RING_SIZE];
 	u64 head; /* total bytes ever written; ring index = head % LOG_RING_SIZE */

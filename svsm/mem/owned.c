@@ -7,7 +7,7 @@
 #include <svsm/core.h>
 #include <svsm/string.h>
 
-static struct {
+static SVSM_STATE struct {
 	u64 *bits;
 	u64 page_count;
 	u64 owned;

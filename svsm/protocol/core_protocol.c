@@ -20,9 +20,9 @@
 #define PVALIDATE_BATCH_PAGES 256u
 #define LIST_MAX_ENTRIES ((PAGE_SIZE - sizeof(struct svsm_list_hdr)) / 8)
 
-static u64 list_buf[LIST_MAX_ENTRIES];
-static void *withdraw_buf[LIST_MAX_ENTRIES];
-static u64 withdraw_gpas[LIST_MAX_ENTRIES];
+static SVSM_SCRATCH u64 list_buf[LIST_MAX_ENTRIES];
+static SVSM_SCRATCH void *withdraw_buf[LIST_MAX_ENTRIES];
+static SVSM_SCRATCH u64 withdraw_gpas[LIST_MAX_ENTRIES];
 static const u8 zero_page[PAGE_SIZE];
 
 /* Map a PVALIDATE/RMPADJUST outcome to the SVSM result code. */
@@ -294,8 +294,8 @@ static u32 core_vmsa_check(const u8 *vmsa, u8 caller_vmpl)
 
 static u32 core_create_vcpu(struct svsm_call *c)
 {
-	static u8 vmsa[VMSA_SIZE];
-	static u8 recheck[VMSA_SIZE];
+	static SVSM_SCRATCH u8 vmsa[VMSA_SIZE];
+	static SVSM_SCRATCH u8 recheck[VMSA_SIZE];
 	u64 vmsa_gpa = c->rcx;
 	u64 caa_gpa = c->rdx;
 

@@ -12,7 +12,7 @@ static const struct svsm_protocol core_protocol = {
 	.handle = core_protocol_handle,
 };
 
-static const struct svsm_protocol *protocols[PROTOCOL_SLOTS];
+static SVSM_STATE const struct svsm_protocol *protocols[PROTOCOL_SLOTS];
 
 /* Only the core protocol: the state of a fresh boot. */
 void protocol_reset(void)

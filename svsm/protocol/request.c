@@ -13,8 +13,8 @@
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
 
-static struct spinlock core_big_lock = SPINLOCK_INIT;
-static struct svsm_counters counters;
+static SVSM_STATE struct spinlock core_big_lock = SPINLOCK_INIT;
+static SVSM_STATE struct svsm_counters counters;
 
 /* The core's state is serialised by one lock; see docs/architecture.md. */
 void core_lock(void)

@@ -33,6 +33,14 @@ typedef int64_t s64;
 #define SVSM_UNUSED __attribute__((unused))
 #define SVSM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/*
+ * Every writable global of the core is either state (SVSM_STATE) or per-call scratch
+ * (SVSM_SCRATCH). Keeping state in one section lets a fuzzer snapshot and restore the
+ * whole core between inputs; ci/check-state.sh fails the build on an unmarked global.
+ */
+#define SVSM_STATE __attribute__((section("svsm_state")))
+#define SVSM_SCRATCH __attribute__((section("svsm_scratch")))
+
 /* Page sizes as PVALIDATE/RMPADJUST encode them (ECX/RCX). */
 enum page_size {
 	PAGE_SIZE_4K = 0,
