@@ -19,7 +19,10 @@
 /*
  * Prepare the allocator. @span_base/@span_size bound every address that will ever be
  * handed in (the direct map of guest memory); out-of-band metadata is sized from it
- * and carved from the first range given to mm_add_memory(). Returns 0 or -1.
+ * and carved from the first range given to mm_add_memory(): 16 bytes per 4 KiB page of
+ * the span plus one bit per 1 MiB, i.e. span / 256 (only the parts covering memory
+ * actually handed in are ever written). Resets every allocator: no allocation may be
+ * live. Returns 0 or -1 (span not page aligned, empty, or over 2^32 pages).
  */
 int mm_init(void *span_base, u64 span_size);
 
@@ -43,10 +46,21 @@ void page_free(void *page, unsigned order);
  * store their addresses in @pages. Returns how many were taken.
  */
 u64 mm_withdraw(void **pages, u64 max);
-/* True when mm_withdraw() would return at least one page. */
+/*
+ * True when a withdrawable page is free, so that mm_withdraw() will return at least one.
+ * Cheap (no cache drain); mm_withdraw() may find more once it has drained the caches.
+ */
 bool mm_withdraw_available(void);
 
-/* General heap (slabs for small sizes, pages for large ones). */
+/*
+ * General heap: sizes up to 3836 bytes from slab classes (a 4-byte trailer per object
+ * checks for overflow), larger ones as exact runs of pages, above 2 MiB as runs of
+ * 2 MiB blocks. 16-byte alignment. mem_alloc(0) returns a unique pointer with usable
+ * size 0. mem_usable_size() returns the size last requested. mem_realloc(NULL, n) is
+ * mem_alloc(n); mem_realloc(p, 0) frees p and returns NULL; a failed mem_realloc leaves
+ * p untouched. mem_alloc_aligned() wants a power-of-two alignment (NULL otherwise).
+ * mem_free(NULL) does nothing; freeing anything that is not a live allocation panics.
+ */
 void *mem_alloc(size_t size);
 void *mem_zalloc(size_t size);
 void *mem_realloc(void *ptr, size_t size);
@@ -92,7 +106,7 @@ u64 mm_alloc_count(void);
 /*
  * Give every cached free object (per-CPU magazines, spare slabs, empty slab record
  * pages) back to the page allocator. Allocations do this by themselves before failing;
- * mm_withdraw() and mm_withdraw_available() do it first.
+ * mm_withdraw() does it first.
  */
 void mm_drain(void);
 

@@ -1,0 +1,99 @@
+# Memory allocators (svsm/mm): their cmocka suites, fuzz replay, hosted malloc and benchmark.
+# The suites link only the allocator objects plus harness/mm glue, never the core or the
+# emulator libraries, so `make test-mm` works whatever state the rest of the tree is in.
+#   make test-mm                suites + corpus replay + LD_PRELOAD test (SANITIZE=1, TSAN=1 too)
+#   make fuzz-mm SECONDS=60     libFuzzer run of harness/fuzz/fuzz_mm.c (clang)
+#   make bench-mm               build/bench/mm.json (also part of make bench)
+
+MM_SRCS := $(sort $(wildcard svsm/mm/*.c))
+MM_OBJS := $(MM_SRCS:%.c=$(B)/obj/%.o)
+# The suites use a debug build of the allocators (poisoning, full canaries).
+MM_DBG_OBJS := $(MM_SRCS:%.c=$(B)/obj/mmdbg/%.o)
+
+$(MM_DBG_OBJS): $(B)/obj/mmdbg/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -DSVSM_MM_DEBUG -c $< -o $@
+
+# --- the hosted malloc: position independent, no sanitizer, only malloc & co. exported ---
+MM_SO := $(B)/libsvsm-malloc.so
+MM_SO_BASE := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing -MMD -MP -fPIC -fvisibility=hidden \
+	-ftls-model=initial-exec
+MM_SO_CORE_OBJS := $(MM_SRCS:%.c=$(B)/obj/so/%.o)
+MM_SO_GLUE_SRCS := $(sort $(wildcard emu/usermalloc/*.c))
+MM_SO_GLUE_OBJS := $(MM_SO_GLUE_SRCS:%.c=$(B)/obj/so/%.o)
+
+$(MM_SO_CORE_OBJS): $(B)/obj/so/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MM_SO_BASE) -ffreestanding -nostdinc -isystem $(CC_INCLUDE) -Isvsm/include -c $< -o $@
+
+$(MM_SO_GLUE_OBJS): $(B)/obj/so/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MM_SO_BASE) -D_GNU_SOURCE -Isvsm/include -c $< -o $@
+
+$(MM_SO): $(MM_SO_CORE_OBJS) $(MM_SO_GLUE_OBJS)
+	$(CC) -shared -Wl,-z,defs -Wl,-z,now -o $@ $^ -lpthread
+
+# --- suites ------------------------------------------------------------------------------
+MM_HARNESS_SRCS := $(sort $(wildcard harness/mm/*.c))
+MM_HARNESS_OBJS := $(MM_HARNESS_SRCS:%.c=$(B)/obj/%.o)
+MM_TEST_DEFS := -DMM_PRELOAD_SO='"$(abspath $(MM_SO))"' -DMM_SOURCE_DIR='"$(abspath .)"' \
+	-DMM_TMP_DIR='"$(abspath $(B))/tmp"'
+
+$(MM_HARNESS_OBJS): $(B)/obj/harness/mm/%.o: harness/mm/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(HOSTED_CFLAGS) $(CMOCKA_CFLAGS) $(MM_TEST_DEFS) -c $< -o $@
+
+MM_SUITES := $(filter-out mm_test,$(basename $(notdir $(MM_HARNESS_SRCS))))
+MM_SUITE_BINS := $(MM_SUITES:%=$(B)/tests/mm/%)
+MM_GLUE_OBJ := $(B)/obj/harness/mm/mm_test.o
+
+$(MM_SUITE_BINS): $(B)/tests/mm/%: $(B)/obj/harness/mm/%.o $(MM_GLUE_OBJ) $(MM_DBG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) -lpthread
+
+# The LD_PRELOAD suite runs real programs on the hosted library.
+$(B)/tests/mm/test_mm_preload: $(MM_SO)
+
+# --- fuzz target: replay of the seed corpus in make test, libFuzzer in make fuzz-mm ---------
+MM_FUZZ_CORPUS := fixtures/fuzz/mm
+$(B)/obj/harness/fuzz/fuzz_mm.o: harness/fuzz/fuzz_mm.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(HOSTED_CFLAGS) -DFUZZ_MM_CORPUS='"$(abspath $(MM_FUZZ_CORPUS))"' -c $< -o $@
+
+$(B)/tests/mm/fuzz_mm_replay: $(B)/obj/harness/fuzz/fuzz_mm.o $(MM_DBG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+MM_TEST_BINS := $(MM_SUITE_BINS) $(B)/tests/mm/fuzz_mm_replay
+TEST_BINS += $(MM_TEST_BINS)
+
+.PHONY: test-mm fuzz-mm bench-mm
+test-mm: $(MM_TEST_BINS)
+	@ci/run-tests.sh $(B) $(MM_TEST_BINS)
+
+SECONDS ?= 60
+MM_FUZZ_BIN := $(ROOT)/fuzz/fuzz_mm
+MM_FUZZ_FLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-DFUZZ_LIBFUZZER -DSVSM_MM_DEBUG -Isvsm/include
+$(MM_FUZZ_BIN): harness/fuzz/fuzz_mm.c $(MM_SRCS) $(wildcard svsm/mm/*.h) svsm/include/svsm/mm.h
+	@mkdir -p $(@D)
+	clang $(MM_FUZZ_FLAGS) -o $@ harness/fuzz/fuzz_mm.c $(MM_SRCS)
+
+fuzz-mm: $(MM_FUZZ_BIN)
+	@mkdir -p $(ROOT)/fuzz/corpus-mm
+	$(MM_FUZZ_BIN) -max_total_time=$(SECONDS) -max_len=4096 $(ROOT)/fuzz/corpus-mm $(MM_FUZZ_CORPUS)
+
+# --- benchmark ---------------------------------------------------------------------------
+MM_BENCH := $(B)/bench-mm
+$(B)/obj/harness/bench/mm/bench_mm.o: harness/bench/mm/bench_mm.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(HOSTED_CFLAGS) -c $< -o $@
+
+$(MM_BENCH): $(B)/obj/harness/bench/mm/bench_mm.o $(MM_OBJS) $(MM_SO)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(B)/obj/harness/bench/mm/bench_mm.o $(MM_OBJS) -lpthread
+
+bench-mm: $(MM_BENCH)
+	@mkdir -p $(ROOT)/bench
+	$(MM_BENCH) --json $(ROOT)/bench/mm.json --so $(abspath $(MM_SO))
+
+BENCH_TARGETS += bench-mm
