@@ -287,20 +287,12 @@ static u8 rmp_access_bit(enum rmp_access access)
 }
 
 /* The access checks of APM table 15-39, in priority order, for each page touched. */
-bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
-		      struct rmp_fault *fault)
+/* The full check (rmp.h inlines the common one-page case in front of it). */
+bool rmp_check_access_slow(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
+			   struct rmp_fault *fault)
 {
 	if (len == 0) {
 		return true;
-	}
-	/* Fast path: a private access within one validated page that the VMPL may make. */
-	if (encrypted && vmpl < RMP_VMPL_COUNT && (gpa & PAGE_MASK) + len <= PAGE_SIZE &&
-	    (gpa >> PAGE_SHIFT) < r->page_count) {
-		const struct rmp_entry *e = &r->entries[gpa >> PAGE_SHIFT];
-		u8 mask = e->perms[vmpl];
-		if (e->assigned && e->validated && (vmpl == 0 || ((mask & rmp_access_bit(access)) && (mask & VMPL_PERM_READ)))) {
-			return true;
-		}
 	}
 	u64 last = gpa + len - 1;
 	if (last < gpa) {

@@ -96,8 +96,23 @@ u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 targe
  * access). Hypervisor accesses use vmpl = 0xFF (allowed only on shared pages). Returns
  * true if allowed; otherwise fills @fault with what hardware would raise.
  */
-bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
-		      struct rmp_fault *fault);
+bool rmp_check_access_slow(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
+			   struct rmp_fault *fault);
+
+static inline bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len,
+				    enum rmp_access access, struct rmp_fault *fault)
+{
+	/* Fast path: a private data access within one validated page the VMPL may touch. */
+	if (encrypted && len != 0 && vmpl < RMP_VMPL_COUNT && (gpa & PAGE_MASK) + len <= PAGE_SIZE &&
+	    (gpa >> PAGE_SHIFT) < r->page_count && (access == RMP_ACCESS_READ || access == RMP_ACCESS_WRITE)) {
+		const struct rmp_entry *e = &r->entries[gpa >> PAGE_SHIFT];
+		u8 need = access == RMP_ACCESS_WRITE ? (VMPL_PERM_READ | VMPL_PERM_WRITE) : VMPL_PERM_READ;
+		if (e->assigned && e->validated && (vmpl == 0 || (e->perms[vmpl] & need) == need)) {
+			return true;
+		}
+	}
+	return rmp_check_access_slow(r, vmpl, encrypted, gpa, len, access, fault);
+}
 #define RMP_HYPERVISOR 0xFF
 
 /* Entry of @gpa, or NULL when outside the RMP. */

@@ -104,6 +104,8 @@ int svsm_boot(const struct svsm_boot_info *info)
 		return -2;
 	}
 	owned_set(info->svsm_base, info->svsm_size >> PAGE_SHIFT, true);
+	/* Per-vCPU allocator caches are picked by APIC ID. */
+	mm_set_cpu_hook(arch_cpu_apic_id);
 	if (mm_init(arch_phys_to_virt(0), info->mem_size) != 0 ||
 	    mm_add_memory(arch_phys_to_virt(info->svsm_base + (u64)map_bytes),
 			  (info->svsm_size - (u64)map_bytes) >> PAGE_SHIFT, false) != 0) {

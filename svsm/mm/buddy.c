@@ -124,7 +124,7 @@ static void buddy_push(u32 idx, unsigned order, u8 flags)
 	if (head != MM_NIL) {
 		buddy_pages[head].u.free.prev = idx;
 	}
-	buddy_heads[zone][order] = idx;
+	__atomic_store_n(&buddy_heads[zone][order], idx, __ATOMIC_RELAXED);
 }
 
 /** Take the free block at @idx off its free list (its state is left to the caller). */
@@ -136,7 +136,7 @@ static void buddy_unlink(u32 idx)
 	if (m->u.free.prev != MM_NIL) {
 		buddy_pages[m->u.free.prev].u.free.next = m->u.free.next;
 	} else {
-		buddy_heads[zone][m->order] = m->u.free.next;
+		__atomic_store_n(&buddy_heads[zone][m->order], m->u.free.next, __ATOMIC_RELAXED);
 	}
 	if (m->u.free.next != MM_NIL) {
 		buddy_pages[m->u.free.next].u.free.prev = m->u.free.prev;
@@ -218,7 +218,7 @@ int buddy_init(void *span_base, u64 span_size)
 	buddy_meta_page_count = 0;
 	for (unsigned z = 0; z < BUDDY_ZONES; z++) {
 		for (unsigned o = 0; o <= MM_MAX_ORDER; o++) {
-			buddy_heads[z][o] = MM_NIL;
+			__atomic_store_n(&buddy_heads[z][o], MM_NIL, __ATOMIC_RELAXED);
 		}
 	}
 	buddy_next_range = 1;
@@ -591,14 +591,14 @@ u64 buddy_withdraw(void **out, u64 max)
 /** Whether any withdrawable page is free. */
 bool buddy_withdraw_available(void)
 {
-	bool any = false;
-
-	spin_lock(&buddy_lock);
+	/* A lock-free look at the list heads: the answer is a hint that may be stale by the
+	 * time the caller acts, and the request handler asks after every SVSM call. */
 	for (unsigned o = 0; o <= MM_MAX_ORDER; o++) {
-		any = any || buddy_heads[1][o] != MM_NIL;
+		if (__atomic_load_n(&buddy_heads[1][o], __ATOMIC_RELAXED) != MM_NIL) {
+			return true;
+		}
 	}
-	spin_unlock(&buddy_lock);
-	return any;
+	return false;
 }
 
 /** Page allocator statistics; @meta_bytes receives the size of the metadata array. */

@@ -407,6 +407,8 @@ static u32 core_delete_vcpu(struct svsm_call *c)
 	}
 	vcpu_remove(t);
 	vcpu_destroy(t);
+	/* Freed slabs go back to the page allocator so mem_available stays true. */
+	mm_drain();
 	return SVSM_SUCCESS;
 }
 
