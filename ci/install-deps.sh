@@ -15,6 +15,7 @@ PACKAGES=(
 	libclang-rt-14-dev
 	llvm
 	qemu-system-x86
+	libvirt-clients
 	libjemalloc2
 	libmimalloc2.0
 	python3

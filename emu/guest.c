@@ -1,8 +1,7 @@
 /* The guest driver: a VMPL1 guest OS that calls the SVSM the way Linux does. */
-#include <stdio.h>
-#include <string.h>
-
 #include <svsm/ghcb.h>
+#include <svsm/log.h>
+#include <svsm/string.h>
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
 
@@ -122,7 +121,10 @@ int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 		return GUEST_FAULT;
 	}
 	if (g->log_calls) {
-		fprintf(stderr, "guest: call on vCPU %u -> rax=%#llx\n", apic_id, (unsigned long long)r->rax);
+		char line[80];
+		svsm_snprintf(line, sizeof(line), "guest: call on vCPU %u -> rax=0x%llx\n", apic_id,
+			      (unsigned long long)r->rax);
+		g->m->host.diag(g->m, line);
 	}
 	return old == 0 ? GUEST_OK : GUEST_NOT_RUN;
 }

@@ -42,7 +42,7 @@ struct emu_guest {
 	u64 pool_end;
 	u64 calls;
 	u64 retries;
-	bool log_calls;    /* print each call on stderr */
+	bool log_calls;    /* trace each call through the host's diag hook (stderr in a process) */
 };
 
 /* Attach to a booted machine; the startup vCPU uses the launch calling area. */

@@ -5,10 +5,9 @@
  * scratch areas inside the shared buffer; misuse is answered with the GHCB error codes.
  * It also switches VMPLs: "run VMPL0" from the guest enters the SVSM's request handler.
  */
-#include <string.h>
-
 #include <svsm/ghcb.h>
 #include <svsm/log.h>
+#include <svsm/string.h>
 #include <svsm/vmsa.h>
 
 #include "machine.h"
@@ -29,6 +28,12 @@ static u32 emu_cpuid(u32 leaf, unsigned reg)
 	default:
 		return 0;
 	}
+}
+
+/* The answer at @point: the honest @proper one unless a hostile decide hook overrides it. */
+static inline u64 hv_decide(struct emu_machine *m, enum emu_hostile_point point, u64 proper)
+{
+	return m->hostile.decide ? m->hostile.decide(m->hostile.decide_ctx, point, proper) : proper;
 }
 
 static void hv_count(struct emu_machine *m, enum emu_exit_kind k)
@@ -86,6 +91,10 @@ static u32 hv_run_vmpl(struct emu_machine *m, struct emu_vcpu *v, u8 target)
 
 	if (target >= RMP_VMPL_COUNT || m->hostile.run_vmpl_fail) {
 		return 1;
+	}
+	u32 refused = (u32)hv_decide(m, HOSTILE_RUN_VMPL, 0);
+	if (refused) {
+		return refused;
 	}
 	if (from == 0) {
 		/*
@@ -155,7 +164,7 @@ static void hv_msr_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 msr)
 		u64 gpa = GHCB_MSR_PSC_GFN(msr) << PAGE_SHIFT;
 		u64 op = GHCB_MSR_PSC_OP(msr);
 		u32 rc = 1;
-		if (m->hostile.psc_fail) {
+		if (m->hostile.psc_fail || !hv_decide(m, HOSTILE_MSR_PSC_DO, 1)) {
 			rc = 1;
 		} else if (op == PSC_OP_PRIVATE) {
 			rc = rmp_make_private(&m->rmp, gpa, false);
@@ -171,7 +180,7 @@ static void hv_msr_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 msr)
 		u32 rc = (msr & 0xFFFFFF00000FF000ull) ? 1 : hv_run_vmpl(m, v, GHCB_MSR_RUN_VMPL_TARGET(msr));
 		resp = ((u64)rc << 32) | GHCB_MSR_RUN_VMPL_RESP;
 		/* The answer lands in the MSR of the VMPL that asked. */
-		v->ghcb_msr[vmpl] = m->hostile.msr_garbage ? 0xFFF : resp;
+		v->ghcb_msr[vmpl] = m->hostile.msr_garbage ? 0xFFF : hv_decide(m, HOSTILE_MSR_RESPONSE, resp);
 		return;
 	}
 	case GHCB_MSR_HV_FEATURES_REQ:
@@ -189,7 +198,7 @@ static void hv_msr_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 msr)
 	if (m->hostile.msr_garbage) {
 		resp = (resp & ~GHCB_MSR_INFO_MASK) | 0xFFF;
 	}
-	v->ghcb_msr[vmpl] = resp;
+	v->ghcb_msr[vmpl] = hv_decide(m, HOSTILE_MSR_RESPONSE, resp);
 }
 
 /* Answer a NAE with SW_EXITINFO1 = 2 and @reason in SW_EXITINFO2. */
@@ -223,7 +232,7 @@ static void hv_nae_ioio(struct emu_machine *m, struct ghcb *g)
 		hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
 		return;
 	}
-	if (m->hostile.ioio_fail) {
+	if (m->hostile.ioio_fail || hv_decide(m, HOSTILE_IOIO, 0)) {
 		hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
 		return;
 	}
@@ -238,9 +247,7 @@ static void hv_nae_ioio(struct emu_machine *m, struct ghcb *g)
 		if (port == EMU_SERIAL_PORT) {
 			char c = (char)ghcb_get_rax(g);
 			m->stats.console_bytes++;
-			if (m->cfg.console) {
-				fputc(c, m->cfg.console);
-			}
+			m->host.console_write(m, &c, 1);
 		}
 	}
 	ghcb_set_sw_exit_info_1(g, 0);
@@ -277,6 +284,7 @@ static void hv_nae_psc(struct emu_machine *m, struct ghcb *g, u64 ghcb_gpa)
 	if (m->hostile.psc_no_progress) {
 		budget = 0;
 	}
+	budget = (u32)hv_decide(m, HOSTILE_PSC_BUDGET, budget);
 	u64 error = 0;
 	while (hdr.cur_entry <= hdr.end_entry && budget > 0) {
 		u64 e;
@@ -307,9 +315,10 @@ static void hv_nae_psc(struct emu_machine *m, struct ghcb *g, u64 ghcb_gpa)
 		hdr.cur_entry++;
 		budget--;
 	}
+	hdr.cur_entry = (u16)hv_decide(m, HOSTILE_PSC_CUR_ENTRY, hdr.cur_entry);
 	memcpy(buf, &hdr, sizeof(hdr));
 	ghcb_set_sw_exit_info_1(g, 0);
-	ghcb_set_sw_exit_info_2(g, error);
+	ghcb_set_sw_exit_info_2(g, hv_decide(m, HOSTILE_PSC_ERROR, error));
 }
 
 static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g)
@@ -327,6 +336,17 @@ static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct
 	if (op > SVM_AP_DESTROY || vmpl >= RMP_VMPL_COUNT || vmpl < v->vmpl || (op != SVM_AP_DESTROY && !ghcb_rax_is_valid(g)) ||
 	    m->hostile.ap_create_fail) {
 		hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
+		return;
+	}
+	u64 lie = hv_decide(m, HOSTILE_AP_CREATION, 0);
+	if (lie == 1) {
+		hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
+		return;
+	}
+	if (lie != 0) {
+		/* Claims success without touching any vCPU. */
+		ghcb_set_sw_exit_info_1(g, 0);
+		ghcb_set_sw_exit_info_2(g, 0);
 		return;
 	}
 	struct emu_vcpu *t = emu_vcpu_find(m, apic_id);
@@ -457,6 +477,10 @@ static void hv_ghcb_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 gpa)
 			hv_nae_error(m, &g, GHCB_ERR_INVALID_EVENT);
 			break;
 		}
+	}
+	if (m->hostile.decide) {
+		ghcb_set_sw_exit_info_1(&g, hv_decide(m, HOSTILE_NAE_EXITINFO1, ghcb_get_sw_exit_info_1(&g)));
+		ghcb_set_sw_exit_info_2(&g, hv_decide(m, HOSTILE_NAE_EXITINFO2, ghcb_get_sw_exit_info_2(&g)));
 	}
 	memcpy(emu_mem(m, gpa), &g, sizeof(g));
 }

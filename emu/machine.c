@@ -1,9 +1,6 @@
-/* The emulated machine: memory, RMP, vCPUs, launch and boot of the SVSM. */
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-
+/* The emulated machine: memory, RMP, vCPUs, launch and boot of the SVSM (freestanding). */
 #include <svsm/log.h>
+#include <svsm/string.h>
 #include <svsm/vmsa.h>
 
 #include "machine.h"
@@ -31,21 +28,6 @@ const char *const emu_exit_kind_names[EXIT_KIND_COUNT] = {
 	[EXIT_NAE_OTHER] = "nae:unsupported",
 	[EXIT_NAE_ERROR] = "nae:rejected",
 };
-
-/* Defaults for a machine that boots the SVSM and serves a VMPL1 guest. */
-void emu_config_default(struct emu_config *cfg)
-{
-	*cfg = (struct emu_config){
-		.mem_size = (u64)EMU_DEFAULT_MEM_MIB << 20,
-		.svsm_base = EMU_DEFAULT_SVSM_BASE,
-		.svsm_size = EMU_DEFAULT_SVSM_SIZE,
-		.caa_gpa = EMU_DEFAULT_CAA,
-		.rmp_2m = true,
-		.console = stderr,
-		.deterministic = false,
-		.seed = 1,
-	};
-}
 
 struct emu_machine *emu_machine_current(void)
 {
@@ -166,14 +148,10 @@ void emu_terminate(struct emu_machine *m, u8 set, u8 code)
 	m->terminated = true;
 	m->term_set = set;
 	m->term_code = code;
-	if (m->term_jmp) {
-		longjmp(*m->term_jmp, 1);
-	}
-	fprintf(stderr, "svsm-emu: machine terminated (reason set %u, code %u)\n", set, code);
-	exit(3);
+	m->host.terminate(m);
 }
 
-static bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
+bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
 {
 	const char *why = NULL;
 
@@ -187,44 +165,19 @@ static bool emu_config_check(const struct emu_config *c, char *err, size_t err_s
 		why = "calling area must be a page inside memory and outside the SVSM region";
 	}
 	if (why && err) {
-		snprintf(err, err_size, "%s", why);
+		svsm_snprintf(err, err_size, "%s", why);
 	}
 	return why == NULL;
 }
 
-/* Build, launch and boot a machine; see machine.h. */
-struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, size_t err_size)
+/* Assign all memory, launch the SVSM region and the startup CA; see machine.h. */
+void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 {
-	struct emu_machine *m;
-	jmp_buf boot_jmp;
-
-	if (!emu_config_check(cfg, err, err_size)) {
-		return NULL;
-	}
-	if (emu_current_machine) {
-		snprintf(err, err_size, "a machine already exists in this process");
-		return NULL;
-	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		snprintf(err, err_size, "out of memory");
-		return NULL;
-	}
-	m->cfg = *cfg;
-	m->rng_state = cfg->seed ? cfg->seed : 1;
-	m->mem = mmap(NULL, cfg->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-		      0);
+	const struct emu_config *cfg = &m->cfg;
 	u64 pages = cfg->mem_size >> PAGE_SHIFT;
-	struct rmp_entry *entries = calloc(pages, sizeof(*entries));
-	if (m->mem == MAP_FAILED || !entries) {
-		snprintf(err, err_size, "cannot reserve %llu MiB of guest memory", (unsigned long long)(cfg->mem_size >> 20));
-		if (m->mem != MAP_FAILED) {
-			munmap(m->mem, cfg->mem_size);
-		}
-		free(entries);
-		free(m);
-		return NULL;
-	}
+
+	m->mem = mem;
+	m->rng_state = cfg->seed ? cfg->seed : 1;
 	rmp_init(&m->rmp, entries, pages);
 
 	/* The hypervisor assigns all guest memory as private (KVM's default for SNP). */
@@ -249,8 +202,12 @@ struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, 
 	/* The startup vCPU starts at VMPL0 in the SVSM. */
 	m->vcpus[0] = (struct emu_vcpu){.present = true, .apic_id = 0, .vmpl = 0};
 	emu_current_machine = m;
-	emu_vcpu_set_current(&m->vcpus[0]);
+}
 
+/* Boot the SVSM on the startup vCPU, then run VMPL1 there; see machine.h. */
+int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size)
+{
+	const struct emu_config *cfg = &m->cfg;
 	struct svsm_boot_info info = {
 		.svsm_base = cfg->svsm_base,
 		.svsm_size = cfg->svsm_size,
@@ -262,47 +219,32 @@ struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, 
 		.guest_rip = 0xFFFFFFF0,
 		.guest_cr0 = 0x60000010,
 	};
-	jmp_buf *saved = m->term_jmp;
-	m->term_jmp = &boot_jmp;
-	if (setjmp(boot_jmp) != 0) {
-		snprintf(err, err_size, "the SVSM terminated during boot (reason set %u, code %u)", m->term_set,
-			 m->term_code);
-		m->term_jmp = saved;
-		emu_machine_destroy(m);
-		return NULL;
-	}
+
+	emu_vcpu_set_current(&m->vcpus[0]);
 	int rc = svsm_boot(&info);
-	m->term_jmp = saved;
 	if (rc != 0) {
-		snprintf(err, err_size, "svsm_boot failed (%d)", rc);
-		emu_machine_destroy(m);
-		return NULL;
+		svsm_snprintf(err, err_size, "svsm_boot failed (%d)", rc);
+		emu_vcpu_set_current(NULL);
+		return -1;
 	}
 	/* svsm_boot handed the guest's VMSA to us through AP creation: run VMPL1 now. */
 	struct emu_vcpu *bsp = &m->vcpus[0];
 	if (!bsp->vmsa_valid[EMU_GUEST_VMPL]) {
-		snprintf(err, err_size, "the SVSM did not create the guest's startup VMSA");
-		emu_machine_destroy(m);
-		return NULL;
+		svsm_snprintf(err, err_size, "the SVSM did not create the guest's startup VMSA");
+		emu_vcpu_set_current(NULL);
+		return -1;
 	}
 	bsp->vmpl = EMU_GUEST_VMPL;
 	rmp_set_in_use(&m->rmp, bsp->vmsa_gpa[EMU_GUEST_VMPL], true);
 	m->booted = true;
 	emu_vcpu_set_current(NULL);
-	return m;
+	return 0;
 }
 
-/* Free everything the machine holds. */
-void emu_machine_destroy(struct emu_machine *m)
+void emu_machine_detach(struct emu_machine *m)
 {
-	if (!m) {
-		return;
-	}
-	munmap(m->mem, m->cfg.mem_size);
-	free(m->rmp.entries);
 	if (emu_current_machine == m) {
 		emu_current_machine = NULL;
 	}
 	emu_vcpu_set_current(NULL);
-	free(m);
 }

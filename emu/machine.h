@@ -3,12 +3,14 @@
  * per-VMPL state, the hypervisor side of the GHCB, and the statistics a run reports.
  * One machine exists per process at a time (emu_machine_current()); the arch interface
  * implementation (arch_emu.c) serves the SVSM core from it.
+ *
+ * The model is freestanding (no libc), so that the SNP image links it for its no-SNP
+ * platform. What depends on its surroundings (where memory comes from, where console
+ * bytes go, what termination does) is behind the hooks in struct emu_host: emu/host.c
+ * provides them in a Linux process, svsm/arch/snp/nosnp.c in the image.
  */
 #ifndef EMU_MACHINE_H
 #define EMU_MACHINE_H
-
-#include <setjmp.h>
-#include <stdio.h>
 
 #include <svsm/core.h>
 #include <svsm/types.h>
@@ -32,7 +34,7 @@ struct emu_config {
 	u64 svsm_size;
 	u64 caa_gpa;        /* the startup vCPU's calling area */
 	bool rmp_2m;        /* back guest memory with 2 MiB RMP entries where possible */
-	FILE *console;      /* serial output; NULL = discard */
+	void *console;      /* serial output, a FILE * in a process (emu/host.c); NULL = discard */
 	bool deterministic; /* seeded random source and clock, for fuzzing */
 	u64 seed;
 };
@@ -62,6 +64,21 @@ enum emu_exit_kind {
 
 extern const char *const emu_exit_kind_names[EXIT_KIND_COUNT];
 
+/* Decisions of the hypervisor that struct emu_hostile's decide hook can override. */
+enum emu_hostile_point {
+	HOSTILE_MSR_RESPONSE,  /* the whole MSR-protocol answer (also the run-VMPL one) */
+	HOSTILE_MSR_PSC_DO,    /* MSR page state change: 1 = change the RMP, 0 = pretend */
+	HOSTILE_PSC_BUDGET,    /* entries a GHCB page state change processes in this exit */
+	HOSTILE_PSC_CUR_ENTRY, /* cur_entry written back to the PSC header */
+	HOSTILE_PSC_ERROR,     /* SW_EXITINFO2 of a page state change (0 = success) */
+	HOSTILE_AP_CREATION,   /* 0 = do it, 1 = reject, 2 = claim success without doing it */
+	HOSTILE_RUN_VMPL,      /* 0 = switch VMPLs, else the error reported */
+	HOSTILE_IOIO,          /* 0 = accept the port access, else reject it */
+	HOSTILE_NAE_EXITINFO1, /* SW_EXITINFO1 of any GHCB page exit, after handling */
+	HOSTILE_NAE_EXITINFO2, /* SW_EXITINFO2 of any GHCB page exit, after handling */
+	HOSTILE_POINT_COUNT,
+};
+
 /*
  * Ways the emulated hypervisor can misbehave on purpose, to test the core against a
  * hostile host. Each is consulted on the next matching exit.
@@ -75,6 +92,13 @@ struct emu_hostile {
 	bool ap_create_fail;    /* AP creation answers with an error */
 	bool msr_garbage;       /* MSR-protocol answers carry a wrong response code */
 	bool ioio_fail;         /* IOIO answers with a GHCB error */
+	/*
+	 * When set, consulted at every decision point below with the answer the honest
+	 * hypervisor would give (@proper); whatever it returns is used instead. Fuzzers
+	 * let input bytes decide (harness/fuzz/fuzz_hv.c).
+	 */
+	u64 (*decide)(void *ctx, enum emu_hostile_point point, u64 proper);
+	void *decide_ctx;
 };
 
 struct emu_vcpu {
@@ -107,8 +131,21 @@ struct emu_stats {
 	u64 console_bytes;
 };
 
+struct emu_machine;
+
+/* The surroundings of the model; every hook is set before the machine boots. */
+struct emu_host {
+	/* Bytes the SVSM wrote to the serial port (GHCB IOIO). */
+	void (*console_write)(struct emu_machine *m, const char *buf, size_t len);
+	/* Diagnostics of the emulator itself (the guest driver's call trace). */
+	void (*diag)(struct emu_machine *m, const char *line);
+	/* The machine was terminated (m->term_set/term_code are set); never returns. */
+	SVSM_NORETURN void (*terminate)(struct emu_machine *m);
+};
+
 struct emu_machine {
 	struct emu_config cfg;
+	struct emu_host host;
 	u8 *mem;              /* guest-physical memory, mmap'ed without reserve (sparse) */
 	struct rmp rmp;
 	struct emu_vcpu vcpus[EMU_MAX_VCPUS];
@@ -120,7 +157,7 @@ struct emu_machine {
 	/* Termination: set when the guest or the SVSM asked the hypervisor to stop it. */
 	bool terminated;
 	u8 term_set, term_code;
-	jmp_buf *term_jmp;    /* if set, termination longjmps here (tests) */
+	void *term_jmp;       /* a jmp_buf *: if set, termination longjmps there (emu/host.c, tests) */
 	bool booted;
 };
 
@@ -130,11 +167,26 @@ void emu_config_default(struct emu_config *cfg);
 /*
  * Create the machine (memory, RMP, startup vCPU), launch the SVSM region and the
  * startup calling area, and boot the SVSM core on the startup vCPU. Returns NULL with
- * a message in @err (if given) on failure.
+ * a message in @err (if given) on failure. Hosted (emu/host.c).
  */
 struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, size_t err_size);
 void emu_machine_destroy(struct emu_machine *m);
 struct emu_machine *emu_machine_current(void);
+
+/*
+ * The freestanding steps of emu_machine_create, for any host. emu_config_check: false
+ * with a reason in @err when @cfg is unusable. emu_machine_init: attach zeroed @mem
+ * (cfg->mem_size bytes) and zeroed RMP @entries (one per page) to @m, whose cfg and
+ * host hooks are set; assign all memory, launch the SVSM region and the startup CA, and
+ * make @m the current machine. emu_machine_boot: run svsm_boot on the startup vCPU at
+ * VMPL0 and then hand that vCPU to the guest; 0, or -1 with a reason in @err (the
+ * host's terminate hook runs instead if the SVSM asks to be terminated).
+ * emu_machine_detach: @m is no longer the current machine.
+ */
+bool emu_config_check(const struct emu_config *cfg, char *err, size_t err_size);
+void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries);
+int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size);
+void emu_machine_detach(struct emu_machine *m);
 
 /* The vCPU with @apic_id, or NULL. */
 struct emu_vcpu *emu_vcpu_find(struct emu_machine *m, u32 apic_id);
@@ -161,8 +213,25 @@ int emu_mem_xchg8(struct emu_machine *m, u8 vmpl, u64 gpa, u8 value, u8 *old);
 /* The hypervisor: handle a VMGEXIT from @v at its current VMPL. */
 void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v);
 
-/* Stop the machine (termination request); longjmps to term_jmp when set, else exits. */
+/* Stop the machine (termination request): records it and calls the host's terminate hook. */
 SVSM_NORETURN void emu_terminate(struct emu_machine *m, u8 set, u8 code);
+
+/*
+ * What the CPU does for code running at @v's current VMPL (the SVSM at VMPL0): the
+ * privileged operations of the arch interface, served by the model (emu/cpu.c). Both
+ * emu/arch_emu.c and the image's no-SNP platform are thin wrappers around these.
+ */
+u32 emu_cpu_pvalidate(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, bool validate);
+u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, u8 target_vmpl,
+		      u8 perms, bool vmsa);
+int emu_cpu_guest_read(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, void *dst, size_t len);
+int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, const void *src, size_t len);
+void *emu_cpu_phys_to_virt(struct emu_machine *m, u64 gpa);
+u64 emu_cpu_virt_to_phys(struct emu_machine *m, const void *va);
+void *emu_cpu_map_shared(struct emu_machine *m, u64 gpa);
+/* The deterministic clock and random source (cfg.deterministic). */
+u64 emu_cpu_det_clock(struct emu_machine *m);
+void emu_cpu_det_random(struct emu_machine *m, void *buf, size_t len);
 
 /* Log a fault raised by an access that hardware would not have allowed. */
 void emu_fault_record(struct emu_machine *m, const struct rmp_fault *f);

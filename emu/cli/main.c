@@ -1,5 +1,6 @@
 /* svsm-emu: start an emulated SNP machine, boot the SVSM core in it, and drive it from a VMPL1 guest. */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

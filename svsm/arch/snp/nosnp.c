@@ -1,0 +1,349 @@
+/*
+ * The no-SNP platform: without SEV-SNP the image runs the SVSM core on the same
+ * emulated machine as the userspace build (emu/: RMP and VMPL model, the GHCB
+ * hypervisor, the guest driver, the oracle), compiled freestanding into the image. Its
+ * guest memory is a block of the image's own RAM, found in the PVH memory map.
+ */
+#include <svsm/arch.h>
+#include <svsm/ghcb.h>
+#include <svsm/log.h>
+#include <svsm/string.h>
+
+#include "insn.h"
+#include "machine.h"
+#include "snp.h"
+
+#define NOSNP_MEM_MAX (64ull << 20)
+#define NOSNP_MEM_MIN (32ull << 20)
+#define NOSNP_MEM_LOW (16ull << 20) /* stay clear of the image and of low firmware data */
+#define HVM_START_MAGIC 0x336ec578u
+#define HVM_MEMMAP_RAM 1
+
+/* PVH hvm_start_info (version 1) and its memory map entries. */
+struct hvm_start_info {
+	u32 magic;
+	u32 version;
+	u32 flags;
+	u32 nr_modules;
+	u64 modlist_paddr;
+	u64 cmdline_paddr;
+	u64 rsdp_paddr;
+	u64 memmap_paddr;
+	u32 memmap_entries;
+	u32 reserved;
+};
+
+struct hvm_memmap_entry {
+	u64 addr;
+	u64 size;
+	u32 type;
+	u32 reserved;
+};
+
+static struct emu_machine nosnp_machine;
+static struct rmp_entry nosnp_rmp[NOSNP_MEM_MAX >> PAGE_SHIFT];
+static u8 *nosnp_ram;
+static u64 nosnp_ram_size;
+static bool nosnp_rdrand;
+
+/* See snp.h: the largest RAM range above the image and NOSNP_MEM_LOW, up to NOSNP_MEM_MAX. */
+int nosnp_init(u32 pvh_info)
+{
+	const struct hvm_start_info *si = (const struct hvm_start_info *)(u64)pvh_info;
+	u32 r[4];
+
+	insn_cpuid(1, 0, r);
+	nosnp_rdrand = (r[2] & BIT(30)) != 0;
+	if (!si || si->magic != HVM_START_MAGIC || si->version < 1 || !si->memmap_paddr) {
+		serial_printf("no-snp: no PVH start info with a memory map\n");
+		return -1;
+	}
+	const struct hvm_memmap_entry *e = (const struct hvm_memmap_entry *)si->memmap_paddr;
+	u64 low = ALIGN_UP(MAX((u64)__image_end, NOSNP_MEM_LOW), PAGE_2M_SIZE);
+	for (u32 i = 0; i < si->memmap_entries; i++) {
+		if (e[i].type != HVM_MEMMAP_RAM) {
+			continue;
+		}
+		u64 start = ALIGN_UP(MAX(e[i].addr, low), PAGE_2M_SIZE);
+		u64 end = ALIGN_DOWN(MIN(e[i].addr + e[i].size, PAGING_DIRECT_MAP_LIMIT), PAGE_2M_SIZE);
+		if (end > start && end - start > nosnp_ram_size) {
+			nosnp_ram = (u8 *)start;
+			nosnp_ram_size = MIN(end - start, NOSNP_MEM_MAX);
+		}
+	}
+	if (nosnp_ram_size < NOSNP_MEM_MIN) {
+		serial_printf("no-snp: need %llu MiB of RAM above %llu MiB for the emulated machine\n",
+			      (unsigned long long)(NOSNP_MEM_MIN >> 20), (unsigned long long)(low >> 20));
+		return -1;
+	}
+	return 0;
+}
+
+/* 32 MiB machine: SVSM region 2-6 MiB, calling area at 8 MiB, the guest's pool above. */
+void nosnp_config_default(struct emu_config *cfg)
+{
+	*cfg = (struct emu_config){
+		.mem_size = NOSNP_MEM_MIN,
+		.svsm_base = 2ull << 20,
+		.svsm_size = 4ull << 20,
+		.caa_gpa = 8ull << 20,
+		.rmp_2m = true,
+		.console = NULL,
+		.deterministic = false,
+		.seed = 1,
+	};
+}
+
+void nosnp_exit(u32 value)
+{
+	insn_outl(NOSNP_EXIT_PORT, value);
+	/* No isa-debug-exit device: stop here. */
+	insn_halt_forever();
+}
+
+static void nosnp_host_console(struct emu_machine *m, const char *buf, size_t len)
+{
+	serial_write(buf, len);
+}
+
+static void nosnp_host_diag(struct emu_machine *m, const char *line)
+{
+	serial_write(line, strlen(line));
+}
+
+/* Termination goes back to whoever armed term_jmp (a test, the boot), else ends the run. */
+static SVSM_NORETURN void nosnp_host_terminate(struct emu_machine *m)
+{
+	if (m->term_jmp) {
+		jump_long(m->term_jmp, 1);
+	}
+	serial_printf("no-snp: machine terminated (reason set %u, code %u)\n", m->term_set, m->term_code);
+	nosnp_exit(NOSNP_EXIT_FAIL);
+}
+
+/*
+ * Zero @len bytes (a multiple of 64): every test boots a fresh machine, so this is the
+ * hottest loop of the test image. Plain unrolled stores beat REP STOSQ under TCG (which
+ * runs a string instruction one iteration at a time) and are as fast under KVM.
+ */
+static void nosnp_zero(void *p, u64 len)
+{
+	u64 *q = p;
+
+	for (u64 i = 0; i < len / 8; i += 8) {
+		q[i] = 0;
+		q[i + 1] = 0;
+		q[i + 2] = 0;
+		q[i + 3] = 0;
+		q[i + 4] = 0;
+		q[i + 5] = 0;
+		q[i + 6] = 0;
+		q[i + 7] = 0;
+	}
+}
+
+struct emu_machine *nosnp_machine_boot(const struct emu_config *cfg, char *err, size_t err_size)
+{
+	struct emu_machine *m = &nosnp_machine;
+	struct jump_buf boot_jump;
+
+	if (!emu_config_check(cfg, err, err_size)) {
+		return NULL;
+	}
+	if (cfg->mem_size > nosnp_ram_size) {
+		svsm_snprintf(err, err_size, "%llu MiB of guest memory requested, %llu MiB available",
+			      (unsigned long long)(cfg->mem_size >> 20), (unsigned long long)(nosnp_ram_size >> 20));
+		return NULL;
+	}
+	emu_machine_detach(m);
+	memset(m, 0, sizeof(*m));
+	memset(nosnp_rmp, 0, sizeof(nosnp_rmp));
+	nosnp_zero(nosnp_ram, cfg->mem_size);
+	m->cfg = *cfg;
+	m->host = (struct emu_host){
+		.console_write = nosnp_host_console,
+		.diag = nosnp_host_diag,
+		.terminate = nosnp_host_terminate,
+	};
+	emu_machine_init(m, nosnp_ram, nosnp_rmp);
+	m->term_jmp = &boot_jump;
+	if (jump_set(&boot_jump) != 0) {
+		svsm_snprintf(err, err_size, "the SVSM terminated during boot (reason set %u, code %u)", m->term_set,
+			      m->term_code);
+		m->term_jmp = NULL;
+		emu_machine_detach(m);
+		return NULL;
+	}
+	int rc = emu_machine_boot(m, err, err_size);
+	m->term_jmp = NULL;
+	if (rc != 0) {
+		emu_machine_detach(m);
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * See snp.h. @fn must not be inside the core's request handler when it terminates (the
+ * core lock would stay held); tests call the termination paths directly.
+ */
+bool nosnp_catch_termination(struct emu_machine *m, void (*fn)(void *), void *arg)
+{
+	struct jump_buf jb;
+	void *saved = m->term_jmp;
+
+	m->term_jmp = &jb;
+	if (jump_set(&jb) != 0) {
+		m->term_jmp = saved;
+		return true;
+	}
+	fn(arg);
+	m->term_jmp = saved;
+	return false;
+}
+
+/* --- the arch interface on the emulated machine (what emu/arch_emu.c does in a process) --- */
+
+static struct emu_machine *nosnp_m(void)
+{
+	struct emu_machine *m = emu_machine_current();
+
+	if (!m) {
+		serial_printf("no-snp: SVSM core code ran without a machine\n");
+		nosnp_exit(NOSNP_EXIT_FAIL);
+	}
+	return m;
+}
+
+static struct emu_vcpu *nosnp_vcpu(void)
+{
+	struct emu_vcpu *v = emu_vcpu_current();
+
+	if (!v) {
+		serial_printf("no-snp: SVSM core code ran outside a vCPU\n");
+		nosnp_exit(NOSNP_EXIT_FAIL);
+	}
+	return v;
+}
+
+static u32 nosnp_pvalidate(u64 gpa, enum page_size size, bool validate)
+{
+	return emu_cpu_pvalidate(nosnp_m(), nosnp_vcpu(), gpa, size, validate);
+}
+
+static u32 nosnp_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
+{
+	return emu_cpu_rmpadjust(nosnp_m(), nosnp_vcpu(), gpa, size, target_vmpl, perms, vmsa);
+}
+
+static u64 nosnp_ghcb_msr_read(void)
+{
+	struct emu_vcpu *v = nosnp_vcpu();
+
+	return v->ghcb_msr[v->vmpl];
+}
+
+static void nosnp_ghcb_msr_write(u64 value)
+{
+	struct emu_vcpu *v = nosnp_vcpu();
+
+	v->ghcb_msr[v->vmpl] = value;
+}
+
+static void nosnp_vmgexit(void)
+{
+	emu_hv_vmgexit(nosnp_m(), nosnp_vcpu());
+}
+
+static int nosnp_guest_read(u64 gpa, void *dst, size_t len)
+{
+	return emu_cpu_guest_read(nosnp_m(), nosnp_vcpu(), gpa, dst, len);
+}
+
+static int nosnp_guest_write(u64 gpa, const void *src, size_t len)
+{
+	return emu_cpu_guest_write(nosnp_m(), nosnp_vcpu(), gpa, src, len);
+}
+
+static void *nosnp_phys_to_virt(u64 gpa)
+{
+	return emu_cpu_phys_to_virt(nosnp_m(), gpa);
+}
+
+static u64 nosnp_virt_to_phys(const void *va)
+{
+	return emu_cpu_virt_to_phys(nosnp_m(), va);
+}
+
+static void *nosnp_map_shared(u64 gpa)
+{
+	return emu_cpu_map_shared(nosnp_m(), gpa);
+}
+
+static u32 nosnp_cpu_apic_id(void)
+{
+	return nosnp_vcpu()->apic_id;
+}
+
+static void nosnp_console_write(const char *buf, size_t len)
+{
+	serial_write(buf, len);
+}
+
+static int nosnp_random(void *buf, size_t len)
+{
+	struct emu_machine *m = emu_machine_current();
+	u8 *p = buf;
+
+	if (m && m->cfg.deterministic) {
+		emu_cpu_det_random(m, buf, len);
+		return 0;
+	}
+	if (!nosnp_rdrand) {
+		return -1;
+	}
+	while (len > 0) {
+		u64 v = 0;
+		bool ok = false;
+		for (unsigned tries = 0; tries < 10 && !ok; tries++) {
+			ok = insn_rdrand(&v);
+		}
+		if (!ok) {
+			return -1;
+		}
+		size_t n = MIN(len, sizeof(v));
+		memcpy(p, &v, n);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static SVSM_NORETURN void nosnp_terminate(u8 reason_set, u8 reason_code)
+{
+	struct emu_machine *m = emu_machine_current();
+
+	if (m) {
+		emu_terminate(m, reason_set, reason_code);
+	}
+	serial_printf("no-snp: SVSM terminated (reason set %u, code %u)\n", reason_set, reason_code);
+	nosnp_exit(NOSNP_EXIT_FAIL);
+}
+
+const struct snp_platform nosnp_platform = {
+	.name = "no-snp",
+	.pvalidate = nosnp_pvalidate,
+	.rmpadjust = nosnp_rmpadjust,
+	.ghcb_msr_read = nosnp_ghcb_msr_read,
+	.ghcb_msr_write = nosnp_ghcb_msr_write,
+	.vmgexit = nosnp_vmgexit,
+	.guest_read = nosnp_guest_read,
+	.guest_write = nosnp_guest_write,
+	.phys_to_virt = nosnp_phys_to_virt,
+	.virt_to_phys = nosnp_virt_to_phys,
+	.map_shared = nosnp_map_shared,
+	.cpu_apic_id = nosnp_cpu_apic_id,
+	.console_write = nosnp_console_write,
+	.random = nosnp_random,
+	.terminate = nosnp_terminate,
+};
