@@ -26,4 +26,13 @@ void oracle_init(struct oracle_state *o, const struct emu_machine *m);
  */
 unsigned oracle_check(struct oracle_state *o, const struct emu_machine *m, char *report, size_t report_size);
 
+/*
+ * The same invariants, for a run that changed only some pages since the last clean
+ * check: the RMP entries of @pfns (every page whose RMP entry or ownership changed),
+ * the VMSA pages of the current vCPUs, and the vCPU-wide checks. Fuzzers call it after
+ * every call; given a clean start it finds what oracle_check would.
+ */
+unsigned oracle_check_pages(struct oracle_state *o, const struct emu_machine *m, const u64 *pfns, size_t count,
+			    char *report, size_t report_size);
+
 #endif
