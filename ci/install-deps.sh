@@ -19,6 +19,7 @@ PACKAGES=(
 	libjemalloc2
 	libmimalloc2.0
 	python3
+	afl++
 )
 
 missing=()

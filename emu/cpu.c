@@ -12,13 +12,18 @@ u32 emu_cpu_pvalidate(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 static bool emu_cpu_range_zero(struct emu_machine *m, u64 gpa, u64 len)
 {
 	const u8 *p = emu_mem(m, gpa);
+	u64 acc = 0;
 
-	for (u64 i = 0; i < len; i++) {
-		if (p[i]) {
-			return false;
-		}
+	/* Whole pages (the only lengths used): eight bytes at a time, or 2 MiB checks dominate fuzzing. */
+	for (u64 i = 0; i + 8 <= len; i += 8) {
+		u64 w;
+		__builtin_memcpy(&w, p + i, 8);
+		acc |= w;
 	}
-	return true;
+	for (u64 i = len & ~7ull; i < len; i++) {
+		acc |= p[i];
+	}
+	return acc == 0;
 }
 
 u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, u8 target_vmpl,

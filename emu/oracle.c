@@ -54,11 +54,15 @@ static void oracle_check_entry(struct oracle_report *r, const struct emu_machine
 {
 	const struct rmp_entry *e = &m->rmp.entries[pfn];
 	u64 gpa = pfn << PAGE_SHIFT;
+	bool owned = owned_page(gpa);
 
+	/* The SVSM region never leaves the SVSM (WITHDRAW_MEM returns deposited pages only). */
+	if (!owned && gpa >= m->cfg.svsm_base && gpa < m->cfg.svsm_base + m->cfg.svsm_size) {
+		oracle_fail(r, "page 0x%llx of the SVSM region is not marked as the SVSM's", (unsigned long long)gpa);
+	}
 	if (!e->assigned) {
 		return;
 	}
-	bool owned = owned_page(gpa);
 	for (unsigned v = 1; v < RMP_VMPL_COUNT; v++) {
 		if (owned && e->perms[v]) {
 			oracle_fail(r, "SVSM page 0x%llx accessible to VMPL%u (perms 0x%x)", (unsigned long long)gpa, v,

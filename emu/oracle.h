@@ -17,6 +17,7 @@ void oracle_init(struct oracle_state *o, const struct emu_machine *m);
 /*
  * Check every invariant; returns the number of violations and describes the first few
  * in @report (NUL-terminated, may be NULL):
+ *   - every page of the SVSM region is marked as the SVSM's;
  *   - no SVSM-owned private page is accessible to VMPL1-3;
  *   - no VMSA page is writable by VMPL1-3;
  *   - every page granted to VMPL1-3 was zero when granted;

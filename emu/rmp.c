@@ -12,6 +12,14 @@ static struct rmp_entry *rmp_lookup(struct rmp *r, u64 gpa)
 	return &r->entries[pfn];
 }
 
+/* Tell the journal (if any) that entries [@first, @first + @count) are about to change. */
+static inline void rmp_journal(struct rmp *r, const struct rmp_entry *first, u64 count)
+{
+	if (r->journal) {
+		r->journal(r->journal_ctx, (u64)(first - r->entries), count);
+	}
+}
+
 /* Read-only lookup for observers (oracle, CLI). */
 const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa)
 {
@@ -23,6 +31,8 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 {
 	r->entries = entries;
 	r->page_count = page_count;
+	r->journal = NULL;
+	r->journal_ctx = NULL;
 	for (u64 i = 0; i < page_count; i++) {
 		r->entries[i] = (struct rmp_entry){0};
 	}
@@ -55,6 +65,7 @@ u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
 			return RMP_FAIL_INUSE;
 		}
 	}
+	rmp_journal(r, first, count);
 	for (u64 i = 0; i < count; i++) {
 		rmp_entry_assign(&first[i], page_2m);
 	}
@@ -85,6 +96,7 @@ u32 rmp_make_shared(struct rmp *r, u64 gpa)
 	if (e->assigned) {
 		r->stats.unassign++;
 	}
+	rmp_journal(r, e, 1);
 	*e = (struct rmp_entry){0};
 	return RMP_SUCCESS;
 }
@@ -102,6 +114,7 @@ u32 rmp_psmash(struct rmp *r, u64 gpa)
 	if (!first->page_2m) {
 		return RMP_FAIL_INPUT;
 	}
+	rmp_journal(r, first, PAGES_PER_2M);
 	for (u64 i = 0; i < PAGES_PER_2M; i++) {
 		first[i].page_2m = 0;
 	}
@@ -123,6 +136,7 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
 	if (e->page_2m) {
 		rmp_psmash(r, gpa);
 	}
+	rmp_journal(r, e, 1);
 	rmp_entry_assign(e, false);
 	e->validated = 1;
 	e->vmsa = vmsa;
@@ -202,6 +216,7 @@ u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool val
 		r->stats.unchanged++;
 		return RMP_UNCHANGED;
 	}
+	rmp_journal(r, e, n);
 	for (u64 i = 0; i < n; i++) {
 		e[i].validated = validate;
 		/* Rescinding clears the VMSA attribute too: the page can no longer be run. */
@@ -254,6 +269,7 @@ u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 targe
 			return RMP_FAIL_PERMISSION;
 		}
 	}
+	rmp_journal(r, e, n);
 	for (u64 i = 0; i < n; i++) {
 		if (e[i].perms[target_vmpl] != perms) {
 			r->stats.perm_changes++;
@@ -344,6 +360,7 @@ void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use)
 	struct rmp_entry *e = rmp_lookup(r, gpa);
 
 	if (e) {
+		rmp_journal(r, e, 1);
 		e->in_use = in_use;
 	}
 }

@@ -43,6 +43,12 @@ struct rmp {
 	struct rmp_entry *entries;
 	u64 page_count;
 	struct rmp_stats stats;
+	/*
+	 * When set, told before entries [pfn, pfn + count) may change, so that an observer
+	 * (the fuzzers' per-call oracles) can keep their previous values.
+	 */
+	void (*journal)(void *ctx, u64 pfn, u64 count);
+	void *journal_ctx;
 };
 
 /* Kinds of access checked against the RMP. */

@@ -2,7 +2,7 @@
 # The suites link only the allocator objects plus harness/mm glue, never the core or the
 # emulator libraries, so `make test-mm` works whatever state the rest of the tree is in.
 #   make test-mm                suites + corpus replay + LD_PRELOAD test (SANITIZE=1, TSAN=1 too)
-#   make fuzz-mm SECONDS=60     libFuzzer run of harness/fuzz/fuzz_mm.c (clang)
+#   make fuzz-mm SECONDS=60     libFuzzer run of harness/fuzz/fuzz_mm.c (mk/fuzz.mk)
 #   make bench-mm               build/bench/mm.json (also part of make bench)
 
 MM_SRCS := $(sort $(wildcard svsm/mm/*.c))
@@ -54,34 +54,14 @@ $(MM_SUITE_BINS): $(B)/tests/mm/%: $(B)/obj/harness/mm/%.o $(MM_GLUE_OBJ) $(MM_D
 # The LD_PRELOAD suite runs real programs on the hosted library.
 $(B)/tests/mm/test_mm_preload: $(MM_SO)
 
-# --- fuzz target: replay of the seed corpus in make test, libFuzzer in make fuzz-mm ---------
-MM_FUZZ_CORPUS := fixtures/fuzz/mm
-$(B)/obj/harness/fuzz/fuzz_mm.o: harness/fuzz/fuzz_mm.c | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	$(CC) $(HOSTED_CFLAGS) -DFUZZ_MM_CORPUS='"$(abspath $(MM_FUZZ_CORPUS))"' -c $< -o $@
-
-$(B)/tests/mm/fuzz_mm_replay: $(B)/obj/harness/fuzz/fuzz_mm.o $(MM_DBG_OBJS)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^
-
-MM_TEST_BINS := $(MM_SUITE_BINS) $(B)/tests/mm/fuzz_mm_replay
+# --- fuzz target: harness/fuzz/fuzz_mm.c is built by mk/fuzz.mk (replay in make test,
+# `make fuzz TARGET=mm` or `make fuzz-mm` for libFuzzer) ----------------------------------
+MM_TEST_BINS := $(MM_SUITE_BINS) $(B)/tests/fuzz/fuzz_mm_replay
 TEST_BINS += $(MM_TEST_BINS)
 
-.PHONY: test-mm fuzz-mm bench-mm
+.PHONY: test-mm bench-mm
 test-mm: $(MM_TEST_BINS)
 	@ci/run-tests.sh $(B) $(MM_TEST_BINS)
-
-SECONDS ?= 60
-MM_FUZZ_BIN := $(ROOT)/fuzz/fuzz_mm
-MM_FUZZ_FLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-DFUZZ_LIBFUZZER -DSVSM_MM_DEBUG -Isvsm/include
-$(MM_FUZZ_BIN): harness/fuzz/fuzz_mm.c $(MM_SRCS) $(wildcard svsm/mm/*.h) svsm/include/svsm/mm.h
-	@mkdir -p $(@D)
-	clang $(MM_FUZZ_FLAGS) -o $@ harness/fuzz/fuzz_mm.c $(MM_SRCS)
-
-fuzz-mm: $(MM_FUZZ_BIN)
-	@mkdir -p $(ROOT)/fuzz/corpus-mm
-	$(MM_FUZZ_BIN) -max_total_time=$(SECONDS) -max_len=4096 $(ROOT)/fuzz/corpus-mm $(MM_FUZZ_CORPUS)
 
 # --- benchmark ---------------------------------------------------------------------------
 MM_BENCH := $(B)/bench-mm

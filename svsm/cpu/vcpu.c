@@ -122,15 +122,20 @@ u64 vcpu_reference_sev_features(void)
 static void vcpu_ghcb_release_page(u64 gpa, void *page, bool shared)
 {
 	if (shared) {
-		if (ghcb_msr_psc(gpa, PSC_OP_PRIVATE) != GHCB_CLIENT_OK ||
-		    arch_pvalidate(gpa, PAGE_SIZE_4K, true) != RMP_SUCCESS) {
+		/*
+		 * Neither answer of the hypervisor is trusted: whether the page is private again
+		 * is what PVALIDATE finds (a page it made private while answering "error" must
+		 * not stay owned but unvalidated). Only a page validated here is reused.
+		 */
+		(void)ghcb_msr_psc(gpa, PSC_OP_PRIVATE);
+		if (arch_pvalidate(gpa, PAGE_SIZE_4K, true) != RMP_SUCCESS) {
 			/* The hypervisor kept the page: leak it rather than hand out a shared page. */
 			log_warn("GHCB page %llx could not be made private again; not reused", (unsigned long long)gpa);
 			return;
 		}
 		memset(page, 0, PAGE_SIZE);
 	}
-	owned_set(gpa, 1, false);
+	/* Back to the allocator, still the SVSM's: its pages never stop being owned (see below). */
 	page_free(page, 0);
 }
 
@@ -147,16 +152,18 @@ int vcpu_ghcb_setup(struct svsm_vcpu *v)
 	if (!page) {
 		return -1;
 	}
+	/*
+	 * Every page of the allocator is already marked owned (the SVSM region, deposits):
+	 * the GHCB page stays owned while shared and after it is freed. Clearing the mark
+	 * would let the guest name a freed allocator page (REMAP_CA, PVALIDATE).
+	 */
 	u64 gpa = arch_virt_to_phys(page);
-	owned_set(gpa, 1, true);
 	if (arch_pvalidate(gpa, PAGE_SIZE_4K, false) != RMP_SUCCESS) {
-		owned_set(gpa, 1, false);
 		page_free(page, 0);
 		return -1;
 	}
 	if (ghcb_msr_psc(gpa, PSC_OP_SHARED) != GHCB_CLIENT_OK) {
 		if (arch_pvalidate(gpa, PAGE_SIZE_4K, true) == RMP_SUCCESS) {
-			owned_set(gpa, 1, false);
 			page_free(page, 0);
 		}
 		return -1;

@@ -1,0 +1,1164 @@
+/* The fuzzing machine: snapshot/reset, the input header, SVSM calls with the oracles after each one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <svsm/core.h>
+#include <svsm/ghcb.h>
+#include <svsm/log.h>
+#include <svsm/mm.h>
+#include <svsm/svsm_abi.h>
+
+#include "fuzz_common.h"
+#include "guest.h"
+#include "machine.h"
+#include "oracle.h"
+#include "snapshot.h"
+
+/* The linker's bounds of the core's state section (every writable core global). */
+extern char __start_svsm_state[];
+extern char __stop_svsm_state[];
+
+#define FUZZ_RMP_BYTES (FUZZ_MEM_PAGES * sizeof(struct rmp_entry))
+#define FUZZ_RMP_PAGES ((FUZZ_RMP_BYTES + 4095) / 4096)
+#define FUZZ_MAX_CHANGED 4096
+#define FUZZ_REARM_RUN 64
+
+void (*fuzz_finding_hook)(const char *msg);
+
+/* Everything the harness keeps between inputs; the tracked part lives in `ctl`. */
+struct fuzz_ctl {
+	struct emu_machine m;
+	struct emu_guest g;
+	struct oracle_state oracle;
+	struct mm_stats base;      /* allocator usage after boot (drained) */
+	u64 base_shared_owned;     /* SVSM pages that are shared (its GHCBs) after boot */
+	bool booted;
+	bool terminated;
+	bool dead;                 /* setup failed or the machine was terminated: no more calls */
+	u64 allocs_after_setup;    /* mm_alloc_count() when the input's own operations began */
+	struct fuzz_header hdr;
+};
+
+static struct {
+	struct fuzz_machine_opts opts;
+	struct fuzz_ctl *ctl;       /* tracked */
+	u8 *mem;                    /* tracked */
+	struct rmp_entry *rmp;      /* tracked */
+	struct snapshot snap;
+	bool started;
+	/*
+	 * Bits of byte 0 of an RMP entry that are the hypervisor's doing, not the SVSM's:
+	 * page_2m (PSMASH) and in_use (VMRUN and #VMEXIT of VMSAs).
+	 */
+	u8 hv_bits_mask;
+	/* Per-call shadow of pages that were already dirty when the call began. */
+	u8 *shadow;
+	u32 *shadow_epoch;
+	u32 epoch;
+	/* RMP entries about to change in this call (the RMP's journal hook) and their old values. */
+	u32 *rmp_epoch;
+	struct rmp_entry *rmp_pre;
+	u64 *rmp_touched;
+	size_t rmp_touched_count;
+	u64 changed[FUZZ_MAX_CHANGED];
+	size_t changed_count;
+	bool changed_overflow;
+	u64 pre_vmsa[SVSM_MAX_VCPUS];
+	u32 pre_vmsa_count;
+	u64 pre_caa[SVSM_MAX_VCPUS];
+	u32 pre_caa_count;
+	char report[4096];
+} fz;
+
+static bool fuzz_in_mem(const u8 *p);
+static bool fuzz_in_rmp(const u8 *p);
+
+/* --- findings and input ----------------------------------------------------------------- */
+
+void fuzz_finding(const char *fmt, ...)
+{
+	char msg[4608];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fuzz_finding_hook) {
+		fuzz_finding_hook(msg);
+	}
+	fprintf(stderr, "fuzz finding (%s): %s\n", fuzz_target.name, msg);
+	abort();
+}
+
+u8 fuzz_u8(struct fuzz_in *in)
+{
+	if (in->left == 0) {
+		return 0;
+	}
+	in->left--;
+	return *in->p++;
+}
+
+u16 fuzz_u16(struct fuzz_in *in)
+{
+	u16 lo = fuzz_u8(in);
+	return (u16)(lo | (u16)fuzz_u8(in) << 8);
+}
+
+u32 fuzz_u32(struct fuzz_in *in)
+{
+	u32 lo = fuzz_u16(in);
+	return lo | (u32)fuzz_u16(in) << 16;
+}
+
+u64 fuzz_u64(struct fuzz_in *in)
+{
+	u64 lo = fuzz_u32(in);
+	return lo | (u64)fuzz_u32(in) << 32;
+}
+
+/* Where the hot pages are (FUZZ_SHOW_HOT=1 in bench mode): which writes every input makes. */
+static void fuzz_show_hot(void)
+{
+	for (unsigned h = 0; h < fz.snap.hot_count; h++) {
+		const u8 *p = fz.snap.hot[h];
+		if (fuzz_in_mem(p)) {
+			fprintf(stderr, "hot: guest page 0x%llx\n", (unsigned long long)(p - fz.mem));
+		} else if (fuzz_in_rmp(p)) {
+			fprintf(stderr, "hot: RMP entries of 0x%llx..\n",
+				(unsigned long long)((size_t)(p - (const u8 *)fz.rmp) / sizeof(struct rmp_entry) * PAGE_SIZE));
+		} else if (p >= (const u8 *)fz.ctl && p < (const u8 *)(fz.ctl + 1)) {
+			fprintf(stderr, "hot: harness/machine struct +0x%zx\n", (size_t)(p - (const u8 *)fz.ctl));
+		} else {
+			fprintf(stderr, "hot: svsm_state +0x%zx\n", (size_t)((const char *)p - __start_svsm_state));
+		}
+	}
+}
+
+void fuzz_snapshot_stats(u64 *faults, u64 *restores, u64 *pages, unsigned *hot)
+{
+	const char *show = getenv("FUZZ_SHOW_HOT");
+	if (show && show[0] == '1') {
+		fuzz_show_hot();
+	}
+	*faults = fz.snap.stats.faults;
+	*restores = fz.snap.stats.restores;
+	*pages = fz.snap.stats.pages_restored;
+	*hot = fz.snap.hot_count;
+}
+
+struct emu_machine *fuzz_m(void)
+{
+	return &fz.ctl->m;
+}
+
+struct emu_guest *fuzz_g(void)
+{
+	return &fz.ctl->g;
+}
+
+const struct fuzz_header *fuzz_header(void)
+{
+	return &fz.ctl->hdr;
+}
+
+/* --- host hooks of the machine ------------------------------------------------------------ */
+
+static void fuzz_host_console(struct emu_machine *m, const char *buf, size_t len)
+{
+	static int echo = -1;
+
+	if (echo < 0) {
+		const char *e = getenv("FUZZ_CONSOLE");
+		echo = e && e[0] == '1';
+	}
+	if (echo) {
+		fwrite(buf, 1, len, stderr);
+	}
+}
+
+static void fuzz_host_diag(struct emu_machine *m, const char *line)
+{
+}
+
+static SVSM_NORETURN void fuzz_host_terminate(struct emu_machine *m)
+{
+	if (m->term_jmp) {
+		longjmp(*(jmp_buf *)m->term_jmp, 1);
+	}
+	fuzz_finding("machine terminated outside a catcher (set %u code %u)", m->term_set, m->term_code);
+}
+
+bool fuzz_catch_terminate(void (*fn)(void *ctx), void *ctx)
+{
+	struct emu_machine *m = &fz.ctl->m;
+	jmp_buf jb;
+	void *volatile saved = m->term_jmp;
+
+	if (setjmp(jb) != 0) {
+		m->term_jmp = saved;
+		emu_vcpu_set_current(NULL);
+		fz.ctl->terminated = true;
+		fz.ctl->dead = true;
+		fuzz_counters.terminations++;
+		if (m->term_set == TERM_SET_SVSM && m->term_code == TERM_SVSM_PANIC) {
+			fuzz_finding("the SVSM panicked");
+		}
+		if (!fz.opts.termination_ok) {
+			fuzz_finding("the machine was terminated (set %u code %u) on guest input", m->term_set,
+				     m->term_code);
+		}
+		return true;
+	}
+	m->term_jmp = &jb;
+	fn(ctx);
+	m->term_jmp = saved;
+	return false;
+}
+
+/* --- symbols and value encodings -------------------------------------------------------- */
+
+u64 fuzz_symbol(unsigned index)
+{
+	struct fuzz_ctl *c = fz.ctl;
+	struct guest_vcpu *gv1 = guest_vcpu(&c->g, 1);
+	struct svsm_vcpu *bsp = c->booted ? vcpu_find_apic(0) : NULL;
+
+	switch (index % FUZZ_SYMBOL_COUNT) {
+	case 0:
+		return FUZZ_CAA;
+	case 1:
+		return FUZZ_CAA + offsetof(struct svsm_ca, buffer);
+	case 2:
+		return FUZZ_WINDOW;
+	case 3:
+		return FUZZ_WINDOW + PAGE_2M_SIZE;
+	case 4:
+		return FUZZ_SVSM_BASE;
+	case 5:
+		return bsp ? bsp->guest_vmsa_gpa : 0;
+	case 6:
+		return bsp ? bsp->ghcb.gpa : 0;
+	case 7:
+		return FUZZ_MEM_SIZE;
+	case 8:
+		return FUZZ_POOL_START;
+	case 9:
+		return gv1 ? gv1->vmsa_gpa : FUZZ_POOL_START + PAGE_SIZE;
+	case 10:
+		return gv1 ? gv1->caa_gpa : FUZZ_POOL_START + 2 * PAGE_SIZE;
+	case 11:
+		return FUZZ_WINDOW + FUZZ_WINDOW_REGIONS * PAGE_2M_SIZE;
+	case 12:
+		return c->g.vcpus[0].ghcb_gpa;
+	case 13:
+		return 0;
+	case 14:
+		return FUZZ_SVSM_BASE + FUZZ_SVSM_SIZE - PAGE_SIZE;
+	default:
+		return ~0ull & ~PAGE_MASK;
+	}
+}
+
+u64 fuzz_value(struct fuzz_in *in)
+{
+	u8 tag = fuzz_u8(in);
+
+	switch (tag & 3) {
+	case 0:
+		return fuzz_u64(in);
+	case 1:
+		return tag >> 2;
+	case 2: {
+		u8 d = fuzz_u8(in);
+		u64 base = fuzz_symbol(tag >> 2);
+		if (d & 1) {
+			return base + (u64)(s64)((int8_t)d >> 1) * PAGE_SIZE;
+		}
+		return base + (u64)(d >> 1) * 8;
+	}
+	default:
+		return ((u64)(fuzz_u16(in) % (FUZZ_MEM_PAGES + 64)) << PAGE_SHIFT) | (tag >> 2);
+	}
+}
+
+u64 fuzz_page(struct fuzz_in *in)
+{
+	u16 v = fuzz_u16(in);
+
+	if (v >= 0xF000) {
+		return fuzz_symbol(v & 0xFF) & ~PAGE_MASK;
+	}
+	return (u64)(v % (FUZZ_MEM_PAGES + 64)) << PAGE_SHIFT;
+}
+
+/* --- the machine ---------------------------------------------------------------------------- */
+
+/* Drain the allocator caches and read its usage, as VMPL0 on the startup vCPU. */
+static void fuzz_mm_usage(struct mm_stats *out)
+{
+	struct emu_vcpu *v = &fz.ctl->m.vcpus[0];
+	u8 vmpl = v->vmpl;
+
+	v->vmpl = 0;
+	emu_vcpu_set_current(v);
+	mm_drain();
+	mm_get_stats(out);
+	v->vmpl = vmpl;
+	emu_vcpu_set_current(NULL);
+}
+
+/* SVSM pages that are shared with the hypervisor (GHCBs, or pages it refused to take back). */
+static u64 fuzz_shared_owned(void)
+{
+	const struct emu_machine *m = &fz.ctl->m;
+	u64 n = 0;
+
+	for (u64 pfn = 0; pfn < m->rmp.page_count; pfn++) {
+		if (!m->rmp.entries[pfn].assigned && owned_page(pfn << PAGE_SHIFT)) {
+			n++;
+		}
+	}
+	return n;
+}
+
+struct fuzz_boot_ctx {
+	int rc;
+	char err[160];
+};
+
+static void fuzz_boot_fn(void *p)
+{
+	struct fuzz_boot_ctx *b = p;
+
+	b->rc = emu_machine_boot(&fz.ctl->m, b->err, sizeof(b->err));
+}
+
+static bool fuzz_apply_header(void);
+static void fuzz_rmp_journal(void *ctx, u64 pfn, u64 count);
+static void fuzz_shadow_written(void *ctx, u8 *page);
+static void fuzz_validate_region(unsigned region, bool validated);
+
+/* After svsm_boot: attach the guest driver, quiet the log, take the usage baseline. */
+static int fuzz_after_boot(void)
+{
+	struct fuzz_ctl *c = fz.ctl;
+
+	if (guest_init(&c->g, &c->m) != 0) {
+		return -1;
+	}
+	c->g.pool_end = FUZZ_POOL_END;
+	for (unsigned r = 0; r < FUZZ_WINDOW_REGIONS; r++) {
+		fuzz_validate_region(r, true);
+	}
+	c->booted = true;
+	fuzz_mm_usage(&c->base);
+	c->base_shared_owned = fuzz_shared_owned();
+	oracle_init(&c->oracle, &c->m);
+	return 0;
+}
+
+int fuzz_boot(void)
+{
+	struct fuzz_boot_ctx b = {0};
+
+	if (fz.ctl->booted) {
+		return 0;
+	}
+	if (fuzz_catch_terminate(fuzz_boot_fn, &b)) {
+		return 1;
+	}
+	if (b.rc != 0) {
+		if (!fz.opts.termination_ok) {
+			fprintf(stderr, "fuzz: %s\n", b.err);
+		}
+		fz.ctl->dead = true;
+		return b.rc < 0 ? b.rc : -1;
+	}
+	if (fuzz_after_boot() != 0) {
+		fz.ctl->dead = true;
+		return -2;
+	}
+	unsigned bad = oracle_check(&fz.ctl->oracle, &fz.ctl->m, fz.report, sizeof(fz.report));
+	if (bad) {
+		fuzz_finding("invariant oracle after boot: %s", fz.report);
+	}
+	if (!fuzz_apply_header()) {
+		fz.ctl->dead = true;
+		return -3;
+	}
+	return 0;
+}
+
+/* Map @len bytes of zeroed memory, page aligned. */
+static void *fuzz_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED) {
+		return NULL;
+	}
+	/* 4 KiB pages: write protection splits huge pages anyway. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+int fuzz_machine_init(const struct fuzz_machine_opts *opts)
+{
+	size_t ctl_len = ALIGN_UP(sizeof(struct fuzz_ctl), PAGE_SIZE);
+	char err[160];
+
+	fz.opts = *opts;
+	fz.ctl = fuzz_map(ctl_len);
+	fz.mem = fuzz_map(FUZZ_MEM_SIZE);
+	fz.rmp = fuzz_map(FUZZ_RMP_PAGES * PAGE_SIZE);
+	fz.shadow = fuzz_map((size_t)FUZZ_MEM_PAGES * PAGE_SIZE);
+	fz.shadow_epoch = calloc(FUZZ_MEM_PAGES, sizeof(u32));
+	fz.rmp_epoch = calloc(FUZZ_MEM_PAGES, sizeof(u32));
+	fz.rmp_pre = calloc(FUZZ_MEM_PAGES, sizeof(struct rmp_entry));
+	fz.rmp_touched = calloc(FUZZ_MEM_PAGES, sizeof(u64));
+	if (!fz.ctl || !fz.mem || !fz.rmp || !fz.shadow || !fz.shadow_epoch || !fz.rmp_epoch || !fz.rmp_pre ||
+	    !fz.rmp_touched) {
+		fprintf(stderr, "fuzz: out of memory\n");
+		return -1;
+	}
+	struct rmp_entry probe = {0};
+	probe.page_2m = 1;
+	probe.in_use = 1;
+	memcpy(&fz.hv_bits_mask, &probe, 1);
+
+	struct fuzz_ctl *c = fz.ctl;
+	emu_config_default(&c->m.cfg);
+	c->m.cfg.mem_size = FUZZ_MEM_SIZE;
+	c->m.cfg.svsm_base = FUZZ_SVSM_BASE;
+	c->m.cfg.svsm_size = FUZZ_SVSM_SIZE;
+	c->m.cfg.caa_gpa = FUZZ_CAA;
+	c->m.cfg.rmp_2m = true;
+	c->m.cfg.console = NULL;
+	c->m.cfg.deterministic = true;
+	c->m.cfg.seed = 1;
+	c->m.host = (struct emu_host){
+		.console_write = fuzz_host_console,
+		.diag = fuzz_host_diag,
+		.terminate = fuzz_host_terminate,
+	};
+	if (!emu_config_check(&c->m.cfg, err, sizeof(err))) {
+		fprintf(stderr, "fuzz: %s\n", err);
+		return -1;
+	}
+	if (emu_machine_current()) {
+		fprintf(stderr, "fuzz: a machine already exists\n");
+		return -1;
+	}
+	emu_machine_init(&c->m, fz.mem, fz.rmp);
+	c->m.rmp.journal = fuzz_rmp_journal;
+	/* Console bytes are one IOIO exit each: only errors reach the console while fuzzing. */
+	log_set_level(LOG_ERROR);
+	if (!opts->boot_per_input) {
+		int rc = fuzz_boot();
+		if (rc != 0) {
+			fprintf(stderr, "fuzz: the SVSM did not boot (%d%s)\n", rc,
+				fz.ctl->terminated ? ", terminated" : "");
+			return -1;
+		}
+		/* fuzz_boot applied an empty header; the snapshot is the plain booted machine. */
+	}
+	snapshot_init(&fz.snap);
+	fz.snap.write_hook = fuzz_shadow_written;
+	if (snapshot_track(&fz.snap, fz.ctl, ctl_len) != 0 || snapshot_track(&fz.snap, fz.mem, FUZZ_MEM_SIZE) != 0 ||
+	    snapshot_track(&fz.snap, fz.rmp, FUZZ_RMP_PAGES * PAGE_SIZE) != 0 ||
+	    snapshot_track(&fz.snap, __start_svsm_state, (size_t)(__stop_svsm_state - __start_svsm_state)) != 0 ||
+	    snapshot_take(&fz.snap) != 0) {
+		perror("fuzz: snapshot");
+		return -1;
+	}
+	if (opts->boot_per_input) {
+		/* Inputs may make boot fail; an honest hypervisor must not (or every input is moot). */
+		int rc = fuzz_boot();
+		snapshot_restore(&fz.snap);
+		if (rc != 0) {
+			fprintf(stderr, "fuzz: the SVSM did not boot on an honest machine (%d)\n", rc);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Psmash every 2 MiB entry of the window, as the hypervisor would for a 4 KiB-backed guest. */
+static void fuzz_rmp_4k(void)
+{
+	struct emu_machine *m = &fz.ctl->m;
+
+	for (u64 gpa = FUZZ_WINDOW; gpa < FUZZ_MEM_SIZE; gpa += PAGE_2M_SIZE) {
+		const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
+		if (e && e->page_2m) {
+			rmp_psmash(&m->rmp, gpa);
+		}
+	}
+}
+
+/*
+ * A window region as the guest left it earlier through PVALIDATE (validated, VMPL1 RW,
+ * zero) or as launched (not validated, VMPL0 only).
+ */
+static void fuzz_validate_region(unsigned region, bool validated)
+{
+	struct emu_machine *m = &fz.ctl->m;
+	u64 first = (FUZZ_WINDOW >> PAGE_SHIFT) + (u64)region * PAGES_PER_2M;
+
+	for (u64 pfn = first; pfn < first + PAGES_PER_2M; pfn++) {
+		struct rmp_entry *e = &m->rmp.entries[pfn];
+		e->validated = validated;
+		e->perms[EMU_GUEST_VMPL] = validated ? VMPL_PERM_ALL : 0;
+	}
+}
+
+static bool fuzz_apply_header(void)
+{
+	struct fuzz_ctl *c = fz.ctl;
+	const struct fuzz_header *h = &c->hdr;
+	struct emu_guest *g = &c->g;
+
+	if (h->rmp_4k) {
+		fuzz_rmp_4k();
+	}
+	for (unsigned r = 0; r < FUZZ_WINDOW_REGIONS; r++) {
+		if (h->unvalidated_regions & (1u << r)) {
+			fuzz_validate_region(r, false);
+		}
+	}
+	if (h->guest_ghcb && guest_ghcb_setup(g, 0) != 0) {
+		return false;
+	}
+	for (unsigned k = 1; k <= h->extra_vcpus; k++) {
+		u64 vmsa, caa;
+		if (guest_prepare_vcpu(g, &vmsa, &caa) != 0 ||
+		    guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_CREATE_VCPU, vmsa, caa, k, NULL) != SVSM_SUCCESS) {
+			return false;
+		}
+		if (h->start_vcpus && guest_start_vcpu(g, k, vmsa, caa) != 0) {
+			return false;
+		}
+	}
+	if (h->deposit && (h->deposit_pages & 31)) {
+		unsigned n = h->deposit_pages & 31;
+		u64 gpa = guest_alloc_pages(g, n);
+		u64 list = FUZZ_CAA + offsetof(struct svsm_ca, buffer);
+		struct svsm_list_hdr lh = {.entries = (u16)n, .next = 0};
+		if (!gpa || guest_write(g, list, &lh, sizeof(lh)) != 0) {
+			return false;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			u64 e = gpa + (u64)i * PAGE_SIZE;
+			if (guest_write(g, list + sizeof(lh) + 8ull * i, &e, 8) != 0) {
+				return false;
+			}
+		}
+		if (guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_DEPOSIT_MEM, list, 0, 0, NULL) != SVSM_SUCCESS) {
+			return false;
+		}
+	}
+	if (h->fail_alloc) {
+		mm_fail_nth(h->fail_nth ? h->fail_nth : 1);
+	}
+	c->allocs_after_setup = mm_alloc_count();
+	return true;
+}
+
+bool fuzz_begin(struct fuzz_in *in)
+{
+	if (fz.started) {
+		snapshot_restore(&fz.snap);
+	}
+	fz.started = true;
+	emu_vcpu_set_current(NULL);
+	fuzz_counters.inputs++;
+
+	struct fuzz_ctl *c = fz.ctl;
+	u8 raw[FUZZ_HEADER_SIZE];
+	for (unsigned i = 0; i < FUZZ_HEADER_SIZE; i++) {
+		raw[i] = fuzz_u8(in);
+	}
+	c->hdr = (struct fuzz_header){
+		.rmp_4k = raw[0] & 1,
+		.extra_vcpus = (raw[0] >> 1) & 3,
+		.start_vcpus = (raw[0] >> 3) & 1,
+		.guest_ghcb = (raw[0] >> 4) & 1,
+		.fail_alloc = (raw[0] >> 5) & 1,
+		.deposit = (raw[0] >> 6) & 1,
+		.unvalidated_regions = raw[1],
+		.deposit_pages = raw[2],
+		.fail_nth = raw[3],
+		.extra = {raw[4], raw[5], raw[6], raw[7]},
+	};
+	c->terminated = false;
+	c->dead = false;
+	if (!c->booted) {
+		return true; /* boot_per_input: the target boots, which applies the header */
+	}
+	if (!fuzz_apply_header()) {
+		if (!fz.opts.termination_ok) {
+			fuzz_finding("the input header's setup failed on an honest machine");
+		}
+		c->dead = true;
+		return false;
+	}
+	return true;
+}
+
+/* --- per-call oracles --------------------------------------------------------------------- */
+
+static bool fuzz_in_mem(const u8 *p)
+{
+	return p >= fz.mem && p < fz.mem + FUZZ_MEM_SIZE;
+}
+
+static bool fuzz_in_rmp(const u8 *p)
+{
+	return p >= (const u8 *)fz.rmp && p < (const u8 *)fz.rmp + FUZZ_RMP_PAGES * PAGE_SIZE;
+}
+
+/* Shadow index of a page of guest memory; -1 for other tracked pages (the RMP has its journal). */
+static long fuzz_shadow_index(const u8 *page)
+{
+	if (fuzz_in_mem(page)) {
+		return (long)((size_t)(page - fz.mem) >> PAGE_SHIFT);
+	}
+	return -1;
+}
+
+/*
+ * Pages an oracle looks at: the ownership map, and guest pages the guest can
+ * observe (some guest VMPL may read them, or they are shared). A page nobody but VMPL0
+ * can read (not validated, or revoked) is invisible until PVALIDATE zeroes it again.
+ */
+static bool fuzz_watched(const u8 *page)
+{
+	if (!fuzz_in_mem(page)) {
+		return false;
+	}
+	u64 gpa = (u64)(page - fz.mem);
+	if (gpa == FUZZ_SVSM_BASE) {
+		return true;
+	}
+	const struct rmp_entry *e = &fz.ctl->m.rmp.entries[gpa >> PAGE_SHIFT];
+	return !e->assigned || (e->validated && (e->perms[1] | e->perms[2] | e->perms[3]) != 0);
+}
+
+/* A page is about to be written for the first time in this call: keep its content. */
+static void fuzz_shadow_written(void *ctx, u8 *page)
+{
+	long i = fuzz_shadow_index(page);
+
+	if (i >= 0) {
+		snapshot_page_copy(fz.shadow + (size_t)i * PAGE_SIZE, page);
+		fz.shadow_epoch[i] = fz.epoch;
+	}
+}
+
+static void fuzz_shadow_one(void *ctx, u8 *page, const u8 *orig)
+{
+	long i = fuzz_shadow_index(page);
+
+	if (i >= 0 && fuzz_watched(page) && snapshot_page_state(&fz.snap, page) != SNAP_REARMED) {
+		snapshot_page_copy(fz.shadow + (size_t)i * PAGE_SIZE, page);
+		fz.shadow_epoch[i] = fz.epoch;
+	}
+}
+
+/*
+ * Content of tracked @page when the current call began: its shadow (taken at the start
+ * if it was already written and watched, or by the write hook before its first write
+ * in the call), the page itself if re-armed and untouched; NULL if unknown (it was
+ * written before the call while not watched).
+ */
+static const u8 *fuzz_pre(const u8 *page)
+{
+	long i = fuzz_shadow_index(page);
+
+	if (i >= 0 && fz.shadow_epoch[i] == fz.epoch) {
+		return fz.shadow + (size_t)i * PAGE_SIZE;
+	}
+	int state = snapshot_page_state(&fz.snap, page);
+	if (state == SNAP_REARMED || state == SNAP_CLEAN) {
+		return page; /* not written since the call began */
+	}
+	return NULL;
+}
+
+/* The RMP is about to change entries [pfn, pfn + count): keep their values from before the call. */
+static void fuzz_rmp_journal(void *ctx, u64 pfn, u64 count)
+{
+	for (u64 p = pfn; p < pfn + count && p < FUZZ_MEM_PAGES; p++) {
+		if (fz.rmp_epoch[p] != fz.epoch) {
+			fz.rmp_epoch[p] = fz.epoch;
+			fz.rmp_pre[p] = fz.rmp[p];
+			fz.rmp_touched[fz.rmp_touched_count++] = p;
+		}
+	}
+}
+
+/* What a call is about, noted before it runs. */
+struct fuzz_call_ctx {
+	u64 rax, rcx;
+	bool list_call;          /* PVALIDATE or DEPOSIT_MEM of the core protocol */
+	u16 list_entries, list_next;
+	u64 list_raw[(PAGE_SIZE - 8) / 8];
+};
+
+static void fuzz_pre_call(struct fuzz_call_ctx *cc)
+{
+	static struct svsm_vcpu *list[SVSM_MAX_VCPUS];
+
+	fz.epoch++;
+	if (fz.epoch == 0) {
+		memset(fz.shadow_epoch, 0, FUZZ_MEM_PAGES * sizeof(u32));
+		memset(fz.rmp_epoch, 0, FUZZ_MEM_PAGES * sizeof(u32));
+		fz.epoch = 1;
+	}
+	fz.rmp_touched_count = 0;
+	/* Long runs of written guest pages are re-armed rather than copied (see snapshot.h). */
+	snapshot_rearm_runs(&fz.snap, fz.mem, fz.mem + FUZZ_MEM_SIZE, FUZZ_REARM_RUN);
+	snapshot_for_each_dirty(&fz.snap, fuzz_shadow_one, NULL);
+	u32 n = fz.ctl->booted ? vcpu_list(list, SVSM_MAX_VCPUS) : 0;
+	fz.pre_vmsa_count = n;
+	fz.pre_caa_count = n;
+	for (u32 i = 0; i < n; i++) {
+		fz.pre_vmsa[i] = list[i]->guest_vmsa_gpa;
+		fz.pre_caa[i] = list[i]->caa_gpa;
+	}
+	if (!cc) {
+		return;
+	}
+	u32 call = SVSM_CALL_ID(cc->rax);
+	cc->list_call = SVSM_CALL_PROTOCOL(cc->rax) == SVSM_PROTOCOL_CORE &&
+			(call == SVSM_CORE_PVALIDATE || call == SVSM_CORE_DEPOSIT_MEM);
+	cc->list_entries = 0;
+	cc->list_next = 0;
+	if (cc->list_call && IS_ALIGNED(cc->rcx, 8) && cc->rcx < FUZZ_MEM_SIZE - 8) {
+		struct svsm_list_hdr h;
+		memcpy(&h, fz.mem + cc->rcx, sizeof(h));
+		u64 room = (PAGE_SIZE - (cc->rcx & PAGE_MASK) - sizeof(h)) / 8;
+		cc->list_entries = (u16)MIN((u64)h.entries, room);
+		cc->list_next = h.next;
+		memcpy(cc->list_raw, fz.mem + cc->rcx + sizeof(h), 8ull * cc->list_entries);
+	}
+}
+
+static void fuzz_note_changed(u64 pfn)
+{
+	if (fz.changed_count > 0 && fz.changed[fz.changed_count - 1] == pfn) {
+		return;
+	}
+	if (fz.changed_count < FUZZ_MAX_CHANGED) {
+		fz.changed[fz.changed_count++] = pfn;
+	} else {
+		fz.changed_overflow = true;
+	}
+}
+
+/* RMP entries a call changed beyond PSMASH and VMSA in-use marks (the "rejected call" check). */
+struct fuzz_rmp_diff_ctx {
+	u64 strict[FUZZ_MAX_CHANGED];
+	size_t strict_count;
+};
+
+/* Ownership bits a call changed: diff of the map page against its pre-call copy. */
+static void fuzz_diff_one(void *ctx, u8 *page, const u8 *orig)
+{
+	if (page != fz.mem + FUZZ_SVSM_BASE) {
+		return;
+	}
+	const u8 *pre = fuzz_pre(page);
+	if (!pre || snapshot_page_equal(page, pre)) {
+		return;
+	}
+	/* The ownership map (start of the SVSM region): a changed bit is a changed page. */
+	u64 map_bytes = ALIGN_UP(FUZZ_MEM_PAGES / 8, PAGE_SIZE);
+	if (page >= fz.mem + FUZZ_SVSM_BASE && page < fz.mem + FUZZ_SVSM_BASE + map_bytes) {
+		size_t base_bit = (size_t)(page - fz.mem - FUZZ_SVSM_BASE) * 8;
+		for (size_t i = 0; i < PAGE_SIZE; i++) {
+			u8 x = page[i] ^ pre[i];
+			for (unsigned b = 0; x && b < 8; b++, x >>= 1) {
+				if (x & 1) {
+					fuzz_note_changed(base_bit + i * 8 + b);
+				}
+			}
+		}
+	}
+}
+
+static bool fuzz_is(const u64 *set, u32 n, u64 page)
+{
+	for (u32 i = 0; i < n; i++) {
+		if (set[i] == page) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Pages the call may have changed although it failed: entries [old next, new next) of its list. */
+struct fuzz_allowed {
+	const struct fuzz_call_ctx *cc;
+	u16 from, to;
+};
+
+static bool fuzz_allowed_page(const struct fuzz_allowed *a, u64 pfn)
+{
+	if (!a->cc) {
+		return false;
+	}
+	for (u16 i = a->from; i < a->to && i < a->cc->list_entries; i++) {
+		u64 e = a->cc->list_raw[i];
+		u64 first = e >> PAGE_SHIFT;
+		u64 count = (e & 3) == PAGE_SIZE_2M ? PAGES_PER_2M : 1;
+		if (pfn >= first && pfn < first + count) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The page was the SVSM's before the call (pre-call copy of the map) or is now. */
+static bool fuzz_owned_now_or_before(u64 pfn)
+{
+	if (pfn >= FUZZ_MEM_PAGES) {
+		return false;
+	}
+	if (owned_page(pfn << PAGE_SHIFT)) {
+		return true;
+	}
+	const u8 *map = fuzz_pre(fz.mem + FUZZ_SVSM_BASE + (pfn / 8 / PAGE_SIZE) * PAGE_SIZE);
+	return map && ((map[(pfn / 8) % PAGE_SIZE] >> (pfn % 8)) & 1);
+}
+
+/* Guest memory of a rejected call: unchanged but for the CA header bytes and the list's next. */
+static void fuzz_check_unchanged_mem(void *ctx, u8 *page, const u8 *orig)
+{
+	const struct fuzz_allowed *a = ctx;
+
+	if (!fuzz_in_mem(page)) {
+		return;
+	}
+	u64 gpa = (u64)(page - fz.mem);
+	u64 pfn = gpa >> PAGE_SHIFT;
+	const u8 *pre = fuzz_pre(page);
+	if (!pre) {
+		return; /* written before the call while nobody could see it: not watched */
+	}
+	if (pre == page || fuzz_owned_now_or_before(pfn) || fuzz_is(fz.pre_vmsa, fz.pre_vmsa_count, gpa) ||
+	    vcpu_page_is_vmsa(gpa) ||
+	    fuzz_allowed_page(a, pfn) || snapshot_page_equal(page, pre)) {
+		return;
+	}
+	for (size_t i = 0; i < PAGE_SIZE; i++) {
+		if (page[i] == pre[i]) {
+			continue;
+		}
+		u64 at = gpa + i;
+		bool ca_hdr = i < 2 && (fuzz_is(fz.pre_caa, fz.pre_caa_count, gpa) || vcpu_page_is_caa(gpa));
+		bool next = a->cc && a->cc->list_call && at >= a->cc->rcx + 2 && at < a->cc->rcx + 4;
+		if (!ca_hdr && !next) {
+			fuzz_finding("rejected call (rax in 0x%llx rcx 0x%llx) changed guest memory at 0x%llx (%02x -> %02x)",
+				     (unsigned long long)a->cc->rax, (unsigned long long)a->cc->rcx,
+				     (unsigned long long)at, pre[i], page[i]);
+		}
+	}
+}
+
+/* After a call (or direct core code): the oracles. @cc and @result describe a guest call. */
+static void fuzz_post_call(const struct fuzz_call_ctx *cc, bool completed, u32 result)
+{
+	static struct fuzz_rmp_diff_ctx d;
+
+	fz.changed_count = 0;
+	fz.changed_overflow = false;
+	d.strict_count = 0;
+	/* RMP entries: those the journal saw about to change, compared with their old values. */
+	for (size_t i = 0; i < fz.rmp_touched_count; i++) {
+		u64 p = fz.rmp_touched[i];
+		const u8 *now = (const u8 *)&fz.rmp[p];
+		const u8 *pre = (const u8 *)&fz.rmp_pre[p];
+		if (memcmp(now, pre, sizeof(struct rmp_entry)) == 0) {
+			continue;
+		}
+		fuzz_note_changed(p);
+		bool hv_only = ((now[0] ^ pre[0]) & ~fz.hv_bits_mask) == 0 &&
+			       memcmp(now + 1, pre + 1, sizeof(struct rmp_entry) - 1) == 0;
+		if (!hv_only && d.strict_count < FUZZ_MAX_CHANGED) {
+			d.strict[d.strict_count++] = p;
+		}
+	}
+	snapshot_for_each_dirty(&fz.snap, fuzz_diff_one, &d);
+	for (u32 i = 0; i < fz.pre_vmsa_count; i++) {
+		fuzz_note_changed(fz.pre_vmsa[i] >> PAGE_SHIFT);
+	}
+	unsigned bad;
+	if (fz.changed_overflow) {
+		bad = oracle_check(&fz.ctl->oracle, &fz.ctl->m, fz.report, sizeof(fz.report));
+	} else {
+		bad = oracle_check_pages(&fz.ctl->oracle, &fz.ctl->m, fz.changed, fz.changed_count, fz.report,
+					 sizeof(fz.report));
+	}
+	if (bad) {
+		fuzz_finding("invariant oracle after call rax 0x%llx: %s", cc ? (unsigned long long)cc->rax : 0ull,
+			     fz.report);
+	}
+	if (!cc || !completed) {
+		return;
+	}
+	u32 proto = SVSM_CALL_PROTOCOL(cc->rax);
+	u32 call = SVSM_CALL_ID(cc->rax);
+	/* Queries and calls to no protocol at all must never change anything, whatever they answer. */
+	bool read_only = !protocol_find(proto) || (proto == SVSM_PROTOCOL_CORE && call >= SVSM_CORE_QUERY_PROTOCOL);
+	bool rejected = (result >= SVSM_ERR_INCOMPLETE && result != SVSM_ERR_INCOMPLETE) ||
+			(result & 0xC0000000u) == SVSM_RESULT_NEED_MEMORY;
+	if (cc->list_call && result != SVSM_SUCCESS) {
+		rejected = true;
+	}
+	if (!rejected && !read_only) {
+		return;
+	}
+	struct fuzz_allowed a = {.cc = cc, .from = 0, .to = 0};
+	if (cc->list_call && result != SVSM_SUCCESS) {
+		/* The 'next' rule: entries before the new next may have been done, none after. */
+		struct svsm_list_hdr h;
+		a.from = cc->list_next;
+		a.to = cc->list_entries;
+		struct rmp_fault f;
+		if (rmp_check_access(&fz.ctl->m.rmp, 0, true, cc->rcx, sizeof(h), RMP_ACCESS_READ, &f)) {
+			memcpy(&h, fz.mem + cc->rcx, sizeof(h));
+			if (h.next >= a.from && h.next <= cc->list_entries) {
+				a.to = h.next;
+			}
+		}
+	}
+	for (size_t i = 0; i < d.strict_count; i++) {
+		/* The SVSM's own pages (e.g. a GHCB set up on a vCPU's first entry) are its business. */
+		if (!fuzz_allowed_page(&a, d.strict[i]) && !fuzz_owned_now_or_before(d.strict[i])) {
+			fuzz_finding("call rax 0x%llx rcx 0x%llx returned 0x%x but changed the RMP entry of 0x%llx",
+				     (unsigned long long)cc->rax, (unsigned long long)cc->rcx, result,
+				     (unsigned long long)(d.strict[i] << PAGE_SHIFT));
+		}
+	}
+	snapshot_for_each_dirty(&fz.snap, fuzz_check_unchanged_mem, &a);
+	fuzz_counters.rejected_checked++;
+}
+
+struct fuzz_call_args {
+	u32 apic;
+	struct guest_regs *r;
+	bool once;
+	int status;
+};
+
+static void fuzz_call_fn(void *p)
+{
+	struct fuzz_call_args *a = p;
+
+	a->status = a->once ? guest_call_once(&fz.ctl->g, a->apic, a->r) : guest_call(&fz.ctl->g, a->apic, a->r);
+}
+
+/* FUZZ_TRACE=1: one line per call on stderr (for reading a reproducer). */
+static void fuzz_trace(const char *what, u32 apic, u64 rax, u64 rcx, u64 rdx, u64 r8, int status, u64 result)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *e = getenv("FUZZ_TRACE");
+		on = e && e[0] == '1';
+	}
+	if (on) {
+		fprintf(stderr, "%s vcpu %u rax %llx rcx %llx rdx %llx r8 %llx -> status %d rax %llx\n", what, apic,
+			(unsigned long long)rax, (unsigned long long)rcx, (unsigned long long)rdx, (unsigned long long)r8,
+			status, (unsigned long long)result);
+	}
+}
+
+int fuzz_call(u32 apic_id, struct guest_regs *r, bool once)
+{
+	static struct fuzz_call_ctx cc;
+	struct fuzz_call_args a = {.apic = apic_id, .r = r, .once = once, .status = GUEST_NO_VCPU};
+
+	if (fz.ctl->dead) {
+		return GUEST_NO_VCPU;
+	}
+	cc.rax = r->rax;
+	cc.rcx = r->rcx;
+	const struct guest_regs in = *r;
+	fuzz_pre_call(&cc);
+	fuzz_counters.calls++;
+	if (fuzz_catch_terminate(fuzz_call_fn, &a)) {
+		return GUEST_NO_VCPU;
+	}
+	fuzz_trace("call", apic_id, in.rax, in.rcx, in.rdx, in.r8, a.status, r->rax);
+	fuzz_post_call(&cc, a.status == GUEST_OK, (u32)r->rax);
+	/* Like Linux, the guest uses the new calling area once REMAP_CA succeeded. */
+	if (a.status == GUEST_OK && cc.rax == SVSM_CALL(SVSM_PROTOCOL_CORE, SVSM_CORE_REMAP_CA) &&
+	    (u32)r->rax == SVSM_SUCCESS) {
+		struct guest_vcpu *gv = guest_vcpu(&fz.ctl->g, apic_id);
+		if (gv) {
+			gv->caa_gpa = cc.rcx;
+		}
+	}
+	return a.status;
+}
+
+struct fuzz_entry_args {
+	struct emu_vcpu *v;
+	bool resp_error; /* the run-VMPL request failed: the guest never resumed from the SVSM */
+};
+
+static void fuzz_entry_fn(void *p)
+{
+	struct fuzz_entry_args *a = p;
+	struct emu_vcpu *prev = emu_vcpu_current();
+	u64 saved = a->v->ghcb_msr[EMU_GUEST_VMPL];
+
+	a->v->ghcb_msr[EMU_GUEST_VMPL] = GHCB_MSR_RUN_VMPL(0);
+	emu_vcpu_set_current(a->v);
+	emu_hv_vmgexit(&fz.ctl->m, a->v);
+	emu_vcpu_set_current(prev);
+	u64 resp = a->v->ghcb_msr[a->v->vmpl];
+	a->resp_error = GHCB_MSR_INFO(resp) != GHCB_MSR_RUN_VMPL_RESP || GHCB_MSR_RESP_ERROR(resp) != 0;
+	a->v->ghcb_msr[EMU_GUEST_VMPL] = saved;
+}
+
+int fuzz_entry(u32 apic_id, u8 pending, struct guest_regs *r)
+{
+	static struct fuzz_call_ctx cc;
+	struct guest_vcpu *gv = guest_vcpu(&fz.ctl->g, apic_id);
+	struct emu_vcpu *v = emu_vcpu_find(&fz.ctl->m, apic_id);
+
+	if (fz.ctl->dead || !gv || !v || v->vmpl != EMU_GUEST_VMPL || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+		return GUEST_NO_VCPU;
+	}
+	if (guest_write(&fz.ctl->g, gv->caa_gpa, &pending, 1) != 0) {
+		return GUEST_FAULT;
+	}
+	const struct guest_regs in = *r;
+	v->rax = r->rax;
+	v->rcx = r->rcx;
+	v->rdx = r->rdx;
+	v->r8 = r->r8;
+	v->r9 = r->r9;
+	cc.rax = r->rax;
+	cc.rcx = r->rcx;
+	fuzz_pre_call(&cc);
+	fuzz_counters.calls++;
+	struct fuzz_entry_args a = {v, false};
+	if (fuzz_catch_terminate(fuzz_entry_fn, &a)) {
+		return GUEST_NO_VCPU;
+	}
+	fuzz_trace("entry", apic_id, in.rax, in.rcx, pending, 0, a.resp_error ? GUEST_HV_ERROR : 0, v->rax);
+	if (v->destroyed_while_running || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+		fuzz_finding("an entry with call_pending %u destroyed the vCPU", pending);
+	}
+	*r = (struct guest_regs){v->rax, v->rcx, v->rdx, v->r8, v->r9};
+	/*
+	 * The spec's answers: 0 is no call at all, anything but 1 is INVALID_FORMAT. Only
+	 * when the guest wrote the CA the SVSM reads for this vCPU: a guest may start an AP
+	 * with a calling area other than the one it gave CREATE_VCPU, and then the SVSM
+	 * rightly looks at its own; likewise when the guest started the APIC ID with
+	 * another VMSA than the one CREATE_VCPU registered for it, or the switch failed.
+	 */
+	struct svsm_vcpu *sv = vcpu_find_apic(apic_id);
+	if (!sv || sv->caa_gpa != gv->caa_gpa || sv->guest_vmsa_gpa != v->vmsa_gpa[EMU_GUEST_VMPL] || a.resp_error) {
+		fuzz_post_call(&cc, false, 0);
+		return GUEST_OK;
+	}
+	if (pending == 0 && (r->rax != in.rax || r->rcx != in.rcx)) {
+		fuzz_finding("a spurious entry (call_pending 0) changed the guest's registers");
+	}
+	if (pending > 1 && (u32)r->rax != SVSM_ERR_INVALID_FORMAT) {
+		fuzz_finding("call_pending %u answered 0x%x, not INVALID_FORMAT", pending, (u32)r->rax);
+	}
+	fuzz_post_call(&cc, true, pending == 1 ? (u32)r->rax : SVSM_ERR_INVALID_FORMAT);
+	u8 old = 0;
+	if (emu_mem_xchg8(&fz.ctl->m, EMU_GUEST_VMPL, gv->caa_gpa, 0, &old) != 0) {
+		return GUEST_FAULT;
+	}
+	return pending != 0 && old != 0 ? GUEST_NOT_RUN : GUEST_OK;
+}
+
+void fuzz_svsm_begin(void)
+{
+	struct emu_vcpu *v = &fz.ctl->m.vcpus[0];
+
+	fuzz_pre_call(NULL);
+	v->vmpl = 0;
+	emu_vcpu_set_current(v);
+}
+
+void fuzz_svsm_end(void)
+{
+	struct emu_vcpu *v = &fz.ctl->m.vcpus[0];
+
+	v->vmpl = EMU_GUEST_VMPL;
+	emu_vcpu_set_current(NULL);
+	fuzz_post_call(NULL, false, 0);
+}
+
+/* --- end of an input: undo and leak check ----------------------------------------------- */
+
+void fuzz_end(void)
+{
+	static struct svsm_vcpu *list[SVSM_MAX_VCPUS];
+	struct fuzz_ctl *c = fz.ctl;
+	struct emu_guest *g = &c->g;
+
+	if (!c->booted || c->terminated) {
+		return;
+	}
+	/* Without a single allocation attempt since the setup, nothing can have leaked. */
+	if (mm_alloc_count() == c->allocs_after_setup) {
+		fuzz_counters.leak_checked++;
+		return;
+	}
+	/* The hypervisor turns honest for the clean-up; the allocation failure is disarmed. */
+	c->m.hostile = (struct emu_hostile){0};
+	mm_fail_nth(0);
+	u32 n = vcpu_list(list, SVSM_MAX_VCPUS);
+	u64 vmsas[SVSM_MAX_VCPUS];
+	u32 apics[SVSM_MAX_VCPUS];
+	u32 k = 0;
+	for (u32 i = 0; i < n; i++) {
+		if (!list[i]->startup) {
+			vmsas[k] = list[i]->guest_vmsa_gpa;
+			apics[k++] = list[i]->apic_id;
+		}
+	}
+	for (u32 i = 0; i < k; i++) {
+		struct emu_vcpu *ev = emu_vcpu_find(&c->m, apics[i]);
+		if (ev && ev->vmsa_valid[EMU_GUEST_VMPL] && ev->vmsa_gpa[EMU_GUEST_VMPL] == vmsas[i] &&
+		    guest_vcpu(g, apics[i]) && guest_ap_destroy(g, apics[i]) != 0) {
+			fuzz_counters.leak_skipped++;
+			return;
+		}
+		struct guest_regs r = {.rax = SVSM_CALL(SVSM_PROTOCOL_CORE, SVSM_CORE_DELETE_VCPU), .rcx = vmsas[i]};
+		if (guest_call(g, 0, &r) != GUEST_OK || (u32)r.rax != SVSM_SUCCESS) {
+			fuzz_counters.leak_skipped++;
+			return;
+		}
+	}
+	struct mm_stats now;
+	fuzz_mm_usage(&now);
+	if (now.slab.in_use != c->base.slab.in_use || now.heap.in_use != c->base.heap.in_use ||
+	    now.page.in_use != c->base.page.in_use) {
+		/* Pages the hypervisor would not take back are leaked on purpose (see vcpu.c). */
+		u64 kept = fuzz_shared_owned() - c->base_shared_owned;
+		if (now.slab.in_use != c->base.slab.in_use || now.heap.in_use != c->base.heap.in_use ||
+		    now.page.in_use != c->base.page.in_use + kept * PAGE_SIZE) {
+			fuzz_finding("leak: page %llu/%llu slab %llu/%llu heap %llu/%llu (bytes in use now/at boot)",
+				     (unsigned long long)now.page.in_use, (unsigned long long)c->base.page.in_use,
+				     (unsigned long long)now.slab.in_use, (unsigned long long)c->base.slab.in_use,
+				     (unsigned long long)now.heap.in_use, (unsigned long long)c->base.heap.in_use);
+		}
+	}
+	fuzz_counters.leak_checked++;
+}
