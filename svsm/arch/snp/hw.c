@@ -129,27 +129,10 @@ static void hw_console_write(const char *buf, size_t len)
 
 static int hw_random(void *buf, size_t len)
 {
-	u8 *p = buf;
-
 	if (!hw.rdrand) {
 		return -1;
 	}
-	while (len > 0) {
-		u64 v = 0;
-		bool ok = false;
-		/* RDRAND may be briefly exhausted; a few retries are what the APM recommends. */
-		for (unsigned tries = 0; tries < 10 && !ok; tries++) {
-			ok = insn_rdrand(&v);
-		}
-		if (!ok) {
-			return -1;
-		}
-		size_t n = MIN(len, sizeof(v));
-		memcpy(p, &v, n);
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return insn_rdrand_fill(buf, len);
 }
 
 /* The GHCB termination request was already made (ghcb_msr_terminate); stop this vCPU. */

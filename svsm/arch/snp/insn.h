@@ -98,6 +98,28 @@ static inline bool insn_rdrand(u64 *out)
 	return ok != 0;
 }
 
+/* Fill @buf from RDRAND, retrying a briefly exhausted generator as the APM recommends. */
+static inline int insn_rdrand_fill(void *buf, size_t len)
+{
+	u8 *p = buf;
+
+	while (len > 0) {
+		u64 v = 0;
+		bool ok = false;
+		for (unsigned tries = 0; tries < 10 && !ok; tries++) {
+			ok = insn_rdrand(&v);
+		}
+		if (!ok) {
+			return -1;
+		}
+		size_t n = MIN(len, sizeof(v));
+		__builtin_memcpy(p, &v, n);
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static inline u64 insn_read_cr2(void)
 {
 	u64 v;

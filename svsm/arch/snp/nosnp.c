@@ -293,7 +293,6 @@ static void nosnp_console_write(const char *buf, size_t len)
 static int nosnp_random(void *buf, size_t len)
 {
 	struct emu_machine *m = emu_machine_current();
-	u8 *p = buf;
 
 	if (m && m->cfg.deterministic) {
 		emu_cpu_det_random(m, buf, len);
@@ -302,21 +301,7 @@ static int nosnp_random(void *buf, size_t len)
 	if (!nosnp_rdrand) {
 		return -1;
 	}
-	while (len > 0) {
-		u64 v = 0;
-		bool ok = false;
-		for (unsigned tries = 0; tries < 10 && !ok; tries++) {
-			ok = insn_rdrand(&v);
-		}
-		if (!ok) {
-			return -1;
-		}
-		size_t n = MIN(len, sizeof(v));
-		memcpy(p, &v, n);
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return insn_rdrand_fill(buf, len);
 }
 
 static SVSM_NORETURN void nosnp_terminate(u8 reason_set, u8 reason_code)
