@@ -248,3 +248,21 @@ void emu_machine_detach(struct emu_machine *m)
 	}
 	emu_vcpu_set_current(NULL);
 }
+
+/* See machine.h. */
+void emu_startup_vcpu_enter_svsm(struct emu_machine *m)
+{
+	struct emu_vcpu *v = emu_vcpu_find(m, 0);
+
+	v->vmpl = 0;
+	emu_vcpu_set_current(v);
+}
+
+/* See machine.h. */
+void emu_startup_vcpu_leave_svsm(struct emu_machine *m)
+{
+	struct emu_vcpu *v = emu_vcpu_find(m, 0);
+
+	v->vmpl = EMU_GUEST_VMPL;
+	emu_vcpu_set_current(NULL);
+}

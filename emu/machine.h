@@ -190,6 +190,13 @@ void emu_machine_detach(struct emu_machine *m);
 
 /* The vCPU with @apic_id, or NULL. */
 struct emu_vcpu *emu_vcpu_find(struct emu_machine *m, u32 apic_id);
+/*
+ * Run the calling code as the SVSM (VMPL0) on the startup vCPU, and back to the guest:
+ * lets tests exercise core pieces directly.
+ */
+void emu_startup_vcpu_enter_svsm(struct emu_machine *m);
+void emu_startup_vcpu_leave_svsm(struct emu_machine *m);
+
 /* Make @v the vCPU this thread executes (the arch layer serves it). */
 void emu_vcpu_set_current(struct emu_vcpu *v);
 struct emu_vcpu *emu_vcpu_current(void);

@@ -72,18 +72,12 @@ u64 ktest_call(struct ktest_env *e, u32 protocol, u32 call, u64 rcx, u64 rdx, u6
 
 void ktest_as_svsm_begin(struct ktest_env *e)
 {
-	struct emu_vcpu *v = emu_vcpu_find(e->m, 0);
-
-	v->vmpl = 0;
-	emu_vcpu_set_current(v);
+	emu_startup_vcpu_enter_svsm(e->m);
 }
 
 void ktest_as_svsm_end(struct ktest_env *e)
 {
-	struct emu_vcpu *v = emu_vcpu_find(e->m, 0);
-
-	v->vmpl = EMU_GUEST_VMPL;
-	emu_vcpu_set_current(NULL);
+	emu_startup_vcpu_leave_svsm(e->m);
 }
 
 void image_run(void)

@@ -106,18 +106,12 @@ u16 hx_list_next(struct hx *h, u64 gpa)
 
 void hx_as_svsm_begin(struct hx *h)
 {
-	struct emu_vcpu *v = emu_vcpu_find(h->m, 0);
-
-	v->vmpl = 0;
-	emu_vcpu_set_current(v);
+	emu_startup_vcpu_enter_svsm(h->m);
 }
 
 void hx_as_svsm_end(struct hx *h)
 {
-	struct emu_vcpu *v = emu_vcpu_find(h->m, 0);
-
-	v->vmpl = EMU_GUEST_VMPL;
-	emu_vcpu_set_current(NULL);
+	emu_startup_vcpu_leave_svsm(h->m);
 }
 
 const struct rmp_entry *hx_rmp(struct hx *h, u64 gpa)
