@@ -44,6 +44,7 @@ struct slab {
 	u8 on_partial;
 };
 
+_Static_assert(SLAB_CLASS_COUNT <= 64, "slab_cpu.nonempty has one bit per class");
 _Static_assert(sizeof(struct slab) <= 64, "a slab record must fit its 64-byte slot");
 _Static_assert(SLAB_RECS_PER_PAGE == 64, "one u64 bitmap (used_map) covers a record page");
 _Static_assert((PAGE_SIZE << 3) * (u64)SLAB_MAX_SIZE < BIT(32), "slab_index() needs off * size < 2^32");
@@ -72,16 +73,23 @@ struct slab_class {
 	u64 fail_count;
 } __attribute__((aligned(64)));
 
+/*
+ * A cache slot's bookkeeping. The magazines themselves (slab_mags) live apart, so that
+ * the slots' locks and counters, which mm_drain() and mm_get_stats() visit on every slot,
+ * fill a few cache lines each (one 4 KiB page for all slots) rather than one page per slot.
+ */
 struct slab_cpu {
 	struct spinlock lock;
 	u32 count[SLAB_CLASS_COUNT];
+	u64 nonempty;   /* bit c set: count[c] != 0 (drain and stats visit only those classes) */
 	s64 user_bytes; /* change of bytes handed to users, not yet folded into the totals */
 	u64 attempts;   /* heap allocation attempts counted here (written under the lock) */
-	void *mag[SLAB_CLASS_COUNT][SLAB_MAG];
+	void *(*mag)[SLAB_MAG]; /* slab_mags[slot]: per class, count[class] cached objects */
 } __attribute__((aligned(64)));
 
 static SVSM_STATE struct slab_class slab_classes[SLAB_CLASS_COUNT];
 static SVSM_STATE struct slab_cpu slab_cpus[MM_CPU_SLOTS];
+static SVSM_STATE void *slab_mags[MM_CPU_SLOTS][SLAB_CLASS_COUNT][SLAB_MAG] __attribute__((aligned(64)));
 static SVSM_STATE u8 slab_lookup_table[SLAB_MAX_SIZE / 16 + 1];
 
 static SVSM_STATE struct spinlock slab_rec_lock;
@@ -134,6 +142,8 @@ void slab_init(void)
 	}
 	for (unsigned i = 0; i < MM_CPU_SLOTS; i++) {
 		slab_cpus[i].lock = (struct spinlock)SPINLOCK_INIT;
+		slab_cpus[i].mag = slab_mags[i];
+		slab_cpus[i].nonempty = 0;
 		slab_cpus[i].user_bytes = 0;
 		__atomic_store_n(&slab_cpus[i].attempts, 0, __ATOMIC_RELAXED);
 		for (unsigned c = 0; c < SLAB_CLASS_COUNT; c++) {
@@ -523,6 +533,7 @@ static bool slab_refill(struct slab_cpu *c, unsigned cls)
 		spin_unlock(&k->lock);
 		if (got) {
 			c->count[cls] = got;
+			c->nonempty |= 1ull << cls;
 			slab_fold(c);
 			return true;
 		}
@@ -544,6 +555,9 @@ static void slab_flush(struct slab_cpu *c, unsigned cls, u32 keep)
 		slab_put_locked(k, c->mag[cls][--c->count[cls]], &release);
 	}
 	spin_unlock(&k->lock);
+	if (c->count[cls] == 0) {
+		c->nonempty &= ~(1ull << cls);
+	}
 	slab_fold(c);
 	slab_release_list(release);
 }
@@ -587,6 +601,9 @@ void *slab_alloc(unsigned cls, bool count_attempt)
 			return NULL;
 		}
 		obj = c->mag[cls][--c->count[cls]];
+		if (c->count[cls] == 0) {
+			c->nonempty &= ~(1ull << cls);
+		}
 		c->user_bytes += k->size;
 		slab_peak_check(c);
 		spin_unlock(&c->lock);
@@ -678,6 +695,7 @@ void slab_free(void *obj, unsigned cls)
 			slab_flush(c, cls, k->mag_limit / 2);
 		}
 		c->mag[cls][c->count[cls]++] = obj;
+		c->nonempty |= 1ull << cls;
 		c->user_bytes -= k->size;
 		spin_unlock(&c->lock);
 	} else {
@@ -700,10 +718,8 @@ void slab_drain(void)
 		struct slab_cpu *c = &slab_cpus[n];
 
 		spin_lock(&c->lock);
-		for (unsigned cls = 0; cls < SLAB_CLASS_COUNT; cls++) {
-			if (c->count[cls]) {
-				slab_flush(c, cls, 0);
-			}
+		for (u64 m = c->nonempty; m; m &= m - 1) {
+			slab_flush(c, (unsigned)__builtin_ctzll(m), 0);
 		}
 		slab_fold(c);
 		spin_unlock(&c->lock);
@@ -751,7 +767,7 @@ void slab_stats(struct mm_allocator_stats *out, u64 *user_bytes, u64 *capacity)
 {
 	s64 pending = 0;
 	u64 user, cap, largest = 0;
-	bool cached[SLAB_CLASS_COUNT] = {false};
+	u64 cached = 0; /* bit c: some magazine holds objects of class c */
 
 	*out = (struct mm_allocator_stats){0};
 	for (unsigned n = 0; n < MM_CPU_SLOTS; n++) {
@@ -759,16 +775,14 @@ void slab_stats(struct mm_allocator_stats *out, u64 *user_bytes, u64 *capacity)
 
 		spin_lock(&c->lock);
 		pending += c->user_bytes;
-		for (unsigned cls = 0; cls < SLAB_CLASS_COUNT; cls++) {
-			cached[cls] = cached[cls] || c->count[cls] != 0;
-		}
+		cached |= c->nonempty;
 		spin_unlock(&c->lock);
 	}
 	for (unsigned cls = 0; cls < SLAB_CLASS_COUNT; cls++) {
 		struct slab_class *k = &slab_classes[cls];
 
 		spin_lock(&k->lock);
-		if (k->free_objs || cached[cls]) {
+		if (k->free_objs || ((cached >> cls) & 1)) {
 			largest = k->size;
 		}
 		out->alloc_count += k->alloc_count;
