@@ -1,5 +1,6 @@
 /* Core protocol: SVSM_CORE_DEPOSIT_MEM and SVSM_CORE_WITHDRAW_MEM, and mem_available. */
 #include <svsm/mm.h>
+#include <svsm/vmsa.h>
 
 #include "test_common.h"
 
@@ -94,6 +95,77 @@ static void test_deposit_list_page_refused(void **state)
 	u64 e = list;
 
 	assert_int_equal(deposit(h, list, &e, 1), SVSM_ERR_INVALID_ADDRESS);
+}
+
+/* A 2 MiB region from the guest's pool, validated for it. */
+static u64 region_2m(struct hx *h)
+{
+	u64 a = ALIGN_UP(h->g.pool_next, PAGE_2M_SIZE);
+
+	h->g.pool_next = a;
+	assert_int_equal(hx_pages(h, PAGES_PER_2M), a);
+	return a;
+}
+
+/* A 2 MiB entry is refused if any of its pages is the list, a calling area or a VMSA. */
+static void test_deposit_2m_covering_list_refused(void **state)
+{
+	struct hx *h = *state;
+	u64 a = region_2m(h);
+	u64 e = a | PAGE_SIZE_2M;
+	u64 rmp = hx_hash_rmp(h);
+
+	assert_int_equal(deposit(h, a + 5 * PAGE_SIZE, &e, 1), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(hx_hash_rmp(h), rmp);
+	assert_false(owned_page(a));
+}
+
+static void test_deposit_2m_covering_calling_area_refused(void **state)
+{
+	struct hx *h = *state;
+	u64 a = region_2m(h);
+	u64 list = hx_page(h);
+	u64 e = a | PAGE_SIZE_2M;
+
+	assert_int_equal(CORE(h, SVSM_CORE_REMAP_CA, a + 7 * PAGE_SIZE, 0, 0, NULL), SVSM_SUCCESS);
+	h->g.vcpus[0].caa_gpa = a + 7 * PAGE_SIZE;
+	assert_int_equal(deposit(h, list, &e, 1), SVSM_ERR_INVALID_ADDRESS);
+	assert_false(owned_page(a));
+}
+
+static void test_deposit_2m_covering_vmsa_refused(void **state)
+{
+	struct hx *h = *state;
+	u64 a = region_2m(h);
+	u64 list = hx_page(h);
+	u64 caa = hx_page(h);
+	u64 vmsa = a + 9 * PAGE_SIZE;
+	u8 img[VMSA_SIZE];
+	u64 e = a | PAGE_SIZE_2M;
+
+	guest_vmsa_template(img, EMU_GUEST_VMPL, EMU_SEV_FEATURES);
+	assert_int_equal(guest_write(&h->g, vmsa, img, sizeof(img)), 0);
+	assert_int_equal(CORE(h, SVSM_CORE_CREATE_VCPU, vmsa, caa, 1, NULL), SVSM_SUCCESS);
+	assert_int_equal(deposit(h, list, &e, 1), SVSM_ERR_INVALID_ADDRESS);
+	assert_false(owned_page(a));
+	assert_false(owned_page(vmsa));
+	assert_true(hx_rmp(h, vmsa)->vmsa);
+}
+
+/* A 4 KiB entry inside an earlier 2 MiB entry: refused at its index, nothing deposited. */
+static void test_deposit_page_inside_earlier_2m_refused(void **state)
+{
+	struct hx *h = *state;
+	u64 a = region_2m(h);
+	u64 list = hx_page(h);
+	u64 e[3] = {hx_page(h), a | PAGE_SIZE_2M, a + 3 * PAGE_SIZE};
+	u64 rmp = hx_hash_rmp(h);
+
+	assert_int_equal(deposit(h, list, e, 3), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(hx_list_next(h, list), 2);
+	assert_int_equal(hx_hash_rmp(h), rmp);
+	assert_false(owned_page(a));
+	assert_false(owned_page(e[0]));
 }
 
 static void test_deposit_duplicate_refused(void **state)
@@ -277,6 +349,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deposit_calling_area_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_list_page_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_duplicate_refused, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_deposit_2m_covering_list_refused, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_deposit_2m_covering_calling_area_refused, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_deposit_2m_covering_vmsa_refused, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_deposit_page_inside_earlier_2m_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_reserved_and_size_bits, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_unvalidated_page, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_bad_list, hx_setup, hx_teardown),

@@ -76,6 +76,34 @@ bool vcpu_page_is_caa(u64 gpa)
 	return false;
 }
 
+/* Whether page @page lies in the pages of [@gpa, @gpa + @len). */
+static bool vcpu_page_in(u64 page, u64 gpa, u64 len)
+{
+	u64 first = ALIGN_DOWN(gpa, PAGE_SIZE);
+
+	return len != 0 && page >= first && page - first < gpa + len - first;
+}
+
+bool vcpu_range_has_vmsa(u64 gpa, u64 len)
+{
+	for (u32 i = 0; i < vcpus.count; i++) {
+		if (vcpu_page_in(vcpus.slots[i]->guest_vmsa_gpa, gpa, len)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vcpu_range_has_caa(u64 gpa, u64 len)
+{
+	for (u32 i = 0; i < vcpus.count; i++) {
+		if (vcpu_page_in(ALIGN_DOWN(vcpus.slots[i]->caa_gpa, PAGE_SIZE), gpa, len)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Add @v; -1 if its APIC ID is taken or the table is full. */
 int vcpu_insert(struct svsm_vcpu *v)
 {

@@ -14,10 +14,8 @@ static u32 guest_range_check(u64 gpa, u64 len)
 	if (owned_range(gpa, len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	for (u64 p = ALIGN_DOWN(gpa, PAGE_SIZE); p < end; p += PAGE_SIZE) {
-		if (vcpu_page_is_vmsa(p)) {
-			return SVSM_ERR_INVALID_ADDRESS;
-		}
+	if (vcpu_range_has_vmsa(gpa, len)) {
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	return SVSM_SUCCESS;
 }

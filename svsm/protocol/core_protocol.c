@@ -22,6 +22,9 @@
 
 static SVSM_SCRATCH u64 list_buf[LIST_MAX_ENTRIES];
 static SVSM_SCRATCH void *withdraw_buf[LIST_MAX_ENTRIES];
+/* DEPOSIT_MEM: each entry decoded once (address and 4 KiB page count). */
+static SVSM_SCRATCH u64 deposit_gpa[LIST_MAX_ENTRIES];
+static SVSM_SCRATCH u64 deposit_pages[LIST_MAX_ENTRIES];
 static SVSM_SCRATCH u64 withdraw_gpas[LIST_MAX_ENTRIES];
 static const u8 zero_page[PAGE_SIZE];
 
@@ -91,15 +94,7 @@ static bool core_zero_guest(u64 gpa, u64 len)
 /* A guest-named page range that the SVSM must not touch on the guest's behalf. */
 static bool core_range_private(u64 gpa, u64 len)
 {
-	if (owned_range(gpa, len)) {
-		return true;
-	}
-	for (u64 p = gpa; p < gpa + len; p += PAGE_SIZE) {
-		if (vcpu_page_is_vmsa(p)) {
-			return true;
-		}
-	}
-	return false;
+	return owned_range(gpa, len) || vcpu_range_has_vmsa(gpa, len);
 }
 
 /* Inside guest memory, without wrapping. */
@@ -441,10 +436,9 @@ static u32 core_deposit_decode(u64 e, u64 list_gpa, u64 *gpa, u64 *pages)
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	/* Neither a calling area nor the list itself can become SVSM memory. */
-	for (u64 p = *gpa; p < *gpa + len; p += PAGE_SIZE) {
-		if (vcpu_page_is_caa(p) || p == ALIGN_DOWN(list_gpa, PAGE_SIZE)) {
-			return SVSM_ERR_INVALID_ADDRESS;
-		}
+	u64 list_page = ALIGN_DOWN(list_gpa, PAGE_SIZE);
+	if (vcpu_range_has_caa(*gpa, len) || (list_page >= *gpa && list_page - *gpa < len)) {
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	return SVSM_SUCCESS;
 }
@@ -457,14 +451,17 @@ static u32 core_deposit_mem(struct svsm_call *c)
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
+	/*
+	 * Decode and check every entry before changing anything; the overlap check compares
+	 * decoded ranges (at most ~130 000 pairs for a full list, no per-page work).
+	 */
 	for (u16 i = hdr.next; i < hdr.entries; i++) {
 		u64 gpa, pages;
 		rc = core_deposit_decode(list_buf[i], c->rcx, &gpa, &pages);
 		/* Overlap with an earlier entry of this list. */
 		for (u16 j = hdr.next; j < i && rc == SVSM_SUCCESS; j++) {
-			u64 g2, p2;
-			core_deposit_decode(list_buf[j], c->rcx, &g2, &p2);
-			if (gpa < g2 + (p2 << PAGE_SHIFT) && g2 < gpa + (pages << PAGE_SHIFT)) {
+			u64 g2 = deposit_gpa[j];
+			if (gpa < g2 + (deposit_pages[j] << PAGE_SHIFT) && g2 < gpa + (pages << PAGE_SHIFT)) {
 				rc = SVSM_ERR_INVALID_ADDRESS;
 			}
 		}
@@ -472,10 +469,11 @@ static u32 core_deposit_mem(struct svsm_call *c)
 			core_list_set_next(c->rcx, i);
 			return rc;
 		}
+		deposit_gpa[i] = gpa;
+		deposit_pages[i] = pages;
 	}
 	for (u16 i = hdr.next; i < hdr.entries; i++) {
-		u64 gpa, pages;
-		core_deposit_decode(list_buf[i], c->rcx, &gpa, &pages);
+		u64 gpa = deposit_gpa[i], pages = deposit_pages[i];
 		enum page_size size = pages == 1 ? PAGE_SIZE_4K : PAGE_SIZE_2M;
 		u32 rrc = core_revoke(gpa, size);
 		if (rrc != RMP_SUCCESS) {

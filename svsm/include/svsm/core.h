@@ -65,6 +65,12 @@ struct svsm_vcpu *vcpu_find_vmsa(u64 vmsa_gpa);
 /* True if @gpa's page is a guest VMSA or calling area of any vCPU. */
 bool vcpu_page_is_vmsa(u64 gpa);
 bool vcpu_page_is_caa(u64 gpa);
+/*
+ * True if a page of [@gpa, @gpa + @len) (@len > 0, not wrapping) is a guest VMSA or
+ * calling area of any vCPU: one pass over the table, whatever the length.
+ */
+bool vcpu_range_has_vmsa(u64 gpa, u64 len);
+bool vcpu_range_has_caa(u64 gpa, u64 len);
 /* Insert/remove (caller holds core_lock). Insert returns 0, -1 if full or duplicate. */
 int vcpu_insert(struct svsm_vcpu *v);
 void vcpu_remove(struct svsm_vcpu *v);
