@@ -51,6 +51,7 @@ static int guest_shared_access(struct emu_guest *g, u64 gpa, void *buf, u64 len,
 		return -1;
 	}
 	if (write) {
+		emu_mem_will_write(g->m, gpa, len);
 		memcpy(emu_mem(g->m, gpa), buf, len);
 	} else {
 		memcpy(buf, emu_mem(g->m, gpa), len);
@@ -217,10 +218,14 @@ u64 guest_alloc_pages(struct emu_guest *g, u64 count)
 	if (count == 0 || count > (g->pool_end - gpa) >> PAGE_SHIFT) {
 		return 0;
 	}
-	if (guest_pvalidate_range(g, gpa, count, true) != SVSM_SUCCESS) {
-		return 0;
+	u64 end = gpa + (count << PAGE_SHIFT);
+	if (end > g->pool_validated_end) {
+		u64 from = MAX(gpa, g->pool_validated_end);
+		if (guest_pvalidate_range(g, from, (end - from) >> PAGE_SHIFT, true) != SVSM_SUCCESS) {
+			return 0;
+		}
 	}
-	g->pool_next += count << PAGE_SHIFT;
+	g->pool_next = end;
 	return gpa;
 }
 

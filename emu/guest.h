@@ -40,6 +40,11 @@ struct emu_guest {
 	struct guest_vcpu vcpus[GUEST_MAX_VCPUS];
 	u64 pool_next;     /* bump allocator over guest memory the driver validates */
 	u64 pool_end;
+	/*
+	 * Pages below pool_validated_end are validated, zero and guest RW already (a harness
+	 * set them up that way in its snapshot): guest_alloc_pages hands them out as they are.
+	 */
+	u64 pool_validated_end;
 	u64 calls;
 	u64 retries;
 	bool log_calls;    /* trace each call through the host's diag hook (stderr in a process) */

@@ -46,6 +46,7 @@ static void hv_save_guest(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl)
 {
 	u8 *vmsa = emu_mem(m, v->vmsa_gpa[vmpl]);
 
+	emu_mem_will_write(m, v->vmsa_gpa[vmpl], PAGE_SIZE);
 	memcpy(vmsa + VMSA_RAX, &v->rax, 8);
 	memcpy(vmsa + VMSA_RCX, &v->rcx, 8);
 	memcpy(vmsa + VMSA_RDX, &v->rdx, 8);
@@ -451,6 +452,7 @@ static void hv_ghcb_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 gpa)
 			}
 			u64 target = ghcb_get_sw_exit_info_1(&g);
 			/* Write the request back first: the switch may re-enter and reuse the page. */
+			emu_mem_will_write(m, gpa, sizeof(g));
 			memcpy(emu_mem(m, gpa), &g, sizeof(g));
 			u32 rc = target > 3 ? 1 : hv_run_vmpl(m, v, (u8)target);
 			memcpy(&g, emu_mem(m, gpa), sizeof(g));
@@ -482,6 +484,7 @@ static void hv_ghcb_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 gpa)
 		ghcb_set_sw_exit_info_1(&g, hv_decide(m, HOSTILE_NAE_EXITINFO1, ghcb_get_sw_exit_info_1(&g)));
 		ghcb_set_sw_exit_info_2(&g, hv_decide(m, HOSTILE_NAE_EXITINFO2, ghcb_get_sw_exit_info_2(&g)));
 	}
+	emu_mem_will_write(m, gpa, sizeof(g));
 	memcpy(emu_mem(m, gpa), &g, sizeof(g));
 }
 

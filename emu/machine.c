@@ -125,6 +125,7 @@ int emu_mem_write(struct emu_machine *m, u8 vmpl, u64 gpa, const void *src, u64 
 		}
 		return -1;
 	}
+	emu_mem_will_write(m, gpa, len);
 	emu_copy(emu_mem(m, gpa), src, len);
 	return 0;
 }
@@ -138,6 +139,7 @@ int emu_mem_xchg8(struct emu_machine *m, u8 vmpl, u64 gpa, u8 value, u8 *old)
 		emu_fault_record(m, &f);
 		return -1;
 	}
+	emu_mem_will_write(m, gpa, 1);
 	*old = __atomic_exchange_n(emu_mem(m, gpa), value, __ATOMIC_ACQ_REL);
 	return 0;
 }

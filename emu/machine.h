@@ -148,7 +148,6 @@ struct emu_machine {
 	struct emu_host host;
 	u8 *mem;              /* guest-physical memory, mmap'ed without reserve (sparse) */
 	struct rmp rmp;
-	struct emu_vcpu vcpus[EMU_MAX_VCPUS];
 	struct emu_hostile hostile;
 	struct emu_stats stats;
 	struct emu_fault_log faults;
@@ -159,6 +158,16 @@ struct emu_machine {
 	u8 term_set, term_code;
 	void *term_jmp;       /* a jmp_buf *: if set, termination longjmps there (emu/host.c, tests) */
 	bool booted;
+	/*
+	 * If set, called just before the model itself writes guest memory (checked accesses
+	 * of the SVSM, the guest or the hypervisor, VMSA register saves, GHCB responses),
+	 * with the bytes still unchanged: the fuzzers keep per-call pre-images this way.
+	 * The core's writes through its direct map do not pass here.
+	 */
+	void (*write_hook)(void *ctx, u64 gpa, u64 len);
+	void *write_ctx;
+	/* Last: the fields above and the first vCPUs, written by every call, share a page. */
+	struct emu_vcpu vcpus[EMU_MAX_VCPUS];
 };
 
 /* Defaults: 256 MiB, SVSM at 8 MiB (16 MiB), CA at 64 MiB, 2 MiB RMP entries, stderr. */
@@ -205,6 +214,14 @@ struct emu_vcpu *emu_vcpu_current(void);
 static inline u8 *emu_mem(struct emu_machine *m, u64 gpa)
 {
 	return m->mem + gpa;
+}
+
+/* The model is about to write [@gpa, @gpa + @len) of guest memory (see write_hook). */
+static inline void emu_mem_will_write(struct emu_machine *m, u64 gpa, u64 len)
+{
+	if (m->write_hook) {
+		m->write_hook(m->write_ctx, gpa, len);
+	}
 }
 
 /*

@@ -103,10 +103,12 @@ int snapshot_track(struct snapshot *s, void *ptr, size_t len)
 	r->pages = pages;
 	r->state = calloc(pages, 1);
 	r->faults = calloc(pages, sizeof(*r->faults));
+	r->last = calloc(pages, sizeof(*r->last));
 	r->slot = calloc(pages, sizeof(*r->slot));
-	if (!r->state || !r->faults || !r->slot) {
+	if (!r->state || !r->faults || !r->last || !r->slot) {
 		free(r->state);
 		free(r->faults);
+		free(r->last);
 		free(r->slot);
 		return -1;
 	}
@@ -118,7 +120,12 @@ int snapshot_track(struct snapshot *s, void *ptr, size_t len)
 static bool snapshot_log_page(struct snapshot *s, struct snap_region *r, size_t index)
 {
 	uint8_t *page = r->base + index * SNAP_PAGE;
+	uint32_t now = (uint32_t)s->stats.restores;
 
+	if (now - r->last[index] > SNAP_HOT_WINDOW) {
+		r->faults[index] = 0;
+	}
+	r->last[index] = now;
 	r->faults[index]++;
 	if (s->write_hook) {
 		s->write_hook(s->write_ctx, page);
@@ -126,9 +133,11 @@ static bool snapshot_log_page(struct snapshot *s, struct snap_region *r, size_t 
 	if (r->faults[index] >= SNAP_HOT_FAULTS && s->hot_count < SNAP_HOT_MAX) {
 		unsigned h = s->hot_count++;
 		s->hot[h] = page;
+		s->hot_idle[h] = 0;
 		snapshot_copy(s->hot_copy + (size_t)h * SNAP_PAGE, page, SNAP_PAGE);
 		r->state[index] = SNAP_HOT;
 		r->slot[index] = h;
+		s->stats.promoted++;
 	} else {
 		/*
 		 * Sequential writes (zeroing a 2 MiB page): after a streak of logged pages just
@@ -259,6 +268,28 @@ int snapshot_take(struct snapshot *s)
 	return 0;
 }
 
+/* Hot page @h has been clean for a while: protect it again and give its slot to the last one. */
+static void snapshot_demote(struct snapshot *s, unsigned h)
+{
+	size_t index = 0;
+	struct snap_region *r = snapshot_find(s, s->hot[h], &index);
+	unsigned last = --s->hot_count;
+
+	if (mprotect(s->hot[h], SNAP_PAGE, PROT_READ) != 0) {
+		abort();
+	}
+	r->state[index] = SNAP_CLEAN;
+	r->faults[index] = 0;
+	if (h != last) {
+		struct snap_region *lr = snapshot_find(s, s->hot[last], &index);
+		s->hot[h] = s->hot[last];
+		s->hot_idle[h] = s->hot_idle[last];
+		snapshot_copy(s->hot_copy + (size_t)h * SNAP_PAGE, s->hot_copy + (size_t)last * SNAP_PAGE, SNAP_PAGE);
+		lr->slot[index] = h;
+	}
+	s->stats.demoted++;
+}
+
 void snapshot_restore(struct snapshot *s)
 {
 	size_t i = 0;
@@ -291,6 +322,10 @@ void snapshot_restore(struct snapshot *s)
 		const uint8_t *orig = s->hot_copy + (size_t)h * SNAP_PAGE;
 		if (!snapshot_page_equal(s->hot[h], orig)) {
 			snapshot_copy(s->hot[h], orig, SNAP_PAGE);
+			s->hot_idle[h] = 0;
+			s->stats.hot_dirty++;
+		} else if (++s->hot_idle[h] >= SNAP_HOT_IDLE) {
+			snapshot_demote(s, h--);
 		}
 	}
 	for (unsigned b = 0; b < s->blob_count; b++) {
@@ -314,6 +349,7 @@ void snapshot_release(struct snapshot *s)
 	for (unsigned i = 0; i < s->region_count; i++) {
 		free(s->regions[i].state);
 		free(s->regions[i].faults);
+		free(s->regions[i].last);
 		free(s->regions[i].slot);
 	}
 	for (unsigned b = 0; b < s->blob_count; b++) {

@@ -25,13 +25,12 @@ extern char __stop_svsm_state[];
 #define FUZZ_RMP_BYTES (FUZZ_MEM_PAGES * sizeof(struct rmp_entry))
 #define FUZZ_RMP_PAGES ((FUZZ_RMP_BYTES + 4095) / 4096)
 #define FUZZ_MAX_CHANGED 4096
-#define FUZZ_REARM_RUN 64
 
 void (*fuzz_finding_hook)(const char *msg);
 
 /* Everything the harness keeps between inputs; the tracked part lives in `ctl`. */
 struct fuzz_ctl {
-	struct emu_machine m;
+	/* Small and busy first: the guest driver and the flags share a page with the machine's head. */
 	struct emu_guest g;
 	struct oracle_state oracle;
 	struct mm_stats base;      /* allocator usage after boot (drained) */
@@ -41,6 +40,7 @@ struct fuzz_ctl {
 	bool dead;                 /* setup failed or the machine was terminated: no more calls */
 	u64 allocs_after_setup;    /* mm_alloc_count() when the input's own operations began */
 	struct fuzz_header hdr;
+	struct emu_machine m;
 };
 
 static struct {
@@ -59,11 +59,15 @@ static struct {
 	u8 *shadow;
 	u32 *shadow_epoch;
 	u32 epoch;
+	/* Guest pages with a pre-image in this call (shadow_epoch == epoch). */
+	u32 *touched;
+	size_t touched_count;
 	/* RMP entries about to change in this call (the RMP's journal hook) and their old values. */
 	u32 *rmp_epoch;
 	struct rmp_entry *rmp_pre;
 	u64 *rmp_touched;
 	size_t rmp_touched_count;
+	bool in_call;               /* between fuzz_pre_call and fuzz_post_call: the journal records */
 	u64 changed[FUZZ_MAX_CHANGED];
 	size_t changed_count;
 	bool changed_overflow;
@@ -76,6 +80,7 @@ static struct {
 
 static bool fuzz_in_mem(const u8 *p);
 static bool fuzz_in_rmp(const u8 *p);
+static bool fuzz_owned(u64 pfn);
 
 /* --- findings and input ----------------------------------------------------------------- */
 
@@ -139,16 +144,21 @@ static void fuzz_show_hot(void)
 	}
 }
 
-void fuzz_snapshot_stats(u64 *faults, u64 *restores, u64 *pages, unsigned *hot)
+void fuzz_snapshot_report(FILE *out)
 {
+	const struct snap_stats *st = &fz.snap.stats;
 	const char *show = getenv("FUZZ_SHOW_HOT");
+	double n = fuzz_counters.inputs ? (double)fuzz_counters.inputs : 1.0;
+
 	if (show && show[0] == '1') {
 		fuzz_show_hot();
 	}
-	*faults = fz.snap.stats.faults;
-	*restores = fz.snap.stats.restores;
-	*pages = fz.snap.stats.pages_restored;
-	*hot = fz.snap.hot_count;
+	fprintf(out, "%s: %llu inputs, per input: %.2f calls, %.2f write faults, %.2f pages restored, %.2f hot pages changed\n",
+		fuzz_target.name, (unsigned long long)fuzz_counters.inputs, (double)fuzz_counters.calls / n,
+		(double)st->faults / n, (double)st->pages_restored / n, (double)st->hot_dirty / n);
+	fprintf(out, "%s: %u hot pages now, %llu promotions, %llu demotions, at most %llu pages logged by one input\n",
+		fuzz_target.name, fz.snap.hot_count, (unsigned long long)st->promoted, (unsigned long long)st->demoted,
+		(unsigned long long)st->max_logged);
 }
 
 struct emu_machine *fuzz_m(void)
@@ -319,7 +329,7 @@ static u64 fuzz_shared_owned(void)
 	u64 n = 0;
 
 	for (u64 pfn = 0; pfn < m->rmp.page_count; pfn++) {
-		if (!m->rmp.entries[pfn].assigned && owned_page(pfn << PAGE_SHIFT)) {
+		if (!m->rmp.entries[pfn].assigned && fuzz_owned(pfn)) {
 			n++;
 		}
 	}
@@ -339,8 +349,10 @@ static void fuzz_boot_fn(void *p)
 }
 
 static bool fuzz_apply_header(void);
+static void fuzz_validate_pool(void);
 static void fuzz_rmp_journal(void *ctx, u64 pfn, u64 count);
 static void fuzz_shadow_written(void *ctx, u8 *page);
+static void fuzz_model_write(void *ctx, u64 gpa, u64 len);
 static void fuzz_validate_region(unsigned region, bool validated);
 
 /* After svsm_boot: attach the guest driver, quiet the log, take the usage baseline. */
@@ -352,6 +364,7 @@ static int fuzz_after_boot(void)
 		return -1;
 	}
 	c->g.pool_end = FUZZ_POOL_END;
+	fuzz_validate_pool();
 	for (unsigned r = 0; r < FUZZ_WINDOW_REGIONS; r++) {
 		fuzz_validate_region(r, true);
 	}
@@ -421,8 +434,9 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 	fz.rmp_epoch = calloc(FUZZ_MEM_PAGES, sizeof(u32));
 	fz.rmp_pre = calloc(FUZZ_MEM_PAGES, sizeof(struct rmp_entry));
 	fz.rmp_touched = calloc(FUZZ_MEM_PAGES, sizeof(u64));
+	fz.touched = calloc(FUZZ_MEM_PAGES, sizeof(u32));
 	if (!fz.ctl || !fz.mem || !fz.rmp || !fz.shadow || !fz.shadow_epoch || !fz.rmp_epoch || !fz.rmp_pre ||
-	    !fz.rmp_touched) {
+	    !fz.rmp_touched || !fz.touched) {
 		fprintf(stderr, "fuzz: out of memory\n");
 		return -1;
 	}
@@ -456,6 +470,7 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 	}
 	emu_machine_init(&c->m, fz.mem, fz.rmp);
 	c->m.rmp.journal = fuzz_rmp_journal;
+	c->m.write_hook = fuzz_model_write;
 	/* Console bytes are one IOIO exit each: only errors reach the console while fuzzing. */
 	log_set_level(LOG_ERROR);
 	if (!opts->boot_per_input) {
@@ -517,6 +532,29 @@ static void fuzz_validate_region(unsigned region, bool validated)
 	}
 }
 
+/*
+ * The guest driver's pool as if the guest had validated it at boot (4 KiB RMP entries,
+ * validated, VMPL1 RW, zero): setting up vCPUs and deposits then costs no PVALIDATE
+ * calls per input, only the calls the header asks for.
+ */
+static void fuzz_validate_pool(void)
+{
+	struct fuzz_ctl *c = fz.ctl;
+	struct emu_machine *m = &c->m;
+
+	for (u64 gpa = c->g.pool_next; gpa < FUZZ_POOL_END; gpa += PAGE_SIZE) {
+		const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
+		if (e && e->page_2m) {
+			rmp_psmash(&m->rmp, ALIGN_DOWN(gpa, PAGE_2M_SIZE));
+		}
+		struct rmp_entry *w = &m->rmp.entries[gpa >> PAGE_SHIFT];
+		w->validated = 1;
+		w->perms[EMU_GUEST_VMPL] = VMPL_PERM_ALL;
+		memset(fz.mem + gpa, 0, PAGE_SIZE);
+	}
+	c->g.pool_validated_end = FUZZ_POOL_END;
+}
+
 static bool fuzz_apply_header(void)
 {
 	struct fuzz_ctl *c = fz.ctl;
@@ -575,6 +613,7 @@ bool fuzz_begin(struct fuzz_in *in)
 		snapshot_restore(&fz.snap);
 	}
 	fz.started = true;
+	fz.in_call = false;
 	emu_vcpu_set_current(NULL);
 	fuzz_counters.inputs++;
 
@@ -622,6 +661,23 @@ static bool fuzz_in_rmp(const u8 *p)
 	return p >= (const u8 *)fz.rmp && p < (const u8 *)fz.rmp + FUZZ_RMP_PAGES * PAGE_SIZE;
 }
 
+/*
+ * The ownership map and VMSA marks read straight from guest memory and the RMP: the
+ * oracles must not call into the (coverage-instrumented) core for their bookkeeping,
+ * which would cost comparison tracing and feed the fuzzer features of its own making.
+ */
+static bool fuzz_owned(u64 pfn)
+{
+	const u8 *map = fz.mem + FUZZ_SVSM_BASE;
+
+	return pfn < FUZZ_MEM_PAGES && ((map[pfn / 8] >> (pfn % 8)) & 1);
+}
+
+static bool fuzz_is_vmsa_now(u64 pfn)
+{
+	return pfn < FUZZ_MEM_PAGES && fz.ctl->m.rmp.entries[pfn].vmsa;
+}
+
 /* Shadow index of a page of guest memory; -1 for other tracked pages (the RMP has its journal). */
 static long fuzz_shadow_index(const u8 *page)
 {
@@ -631,50 +687,58 @@ static long fuzz_shadow_index(const u8 *page)
 	return -1;
 }
 
-/*
- * Pages an oracle looks at: the ownership map, and guest pages the guest can
- * observe (some guest VMPL may read them, or they are shared). A page nobody but VMPL0
- * can read (not validated, or revoked) is invisible until PVALIDATE zeroes it again.
- */
-static bool fuzz_watched(const u8 *page)
+static bool fuzz_is(const u64 *set, u32 n, u64 page)
 {
-	if (!fuzz_in_mem(page)) {
-		return false;
+	for (u32 i = 0; i < n; i++) {
+		if (set[i] == page) {
+			return true;
+		}
 	}
-	u64 gpa = (u64)(page - fz.mem);
-	if (gpa == FUZZ_SVSM_BASE) {
-		return true;
-	}
-	const struct rmp_entry *e = &fz.ctl->m.rmp.entries[gpa >> PAGE_SHIFT];
-	return !e->assigned || (e->validated && (e->perms[1] | e->perms[2] | e->perms[3]) != 0);
+	return false;
 }
 
-/* A page is about to be written for the first time in this call: keep its content. */
+/* Keep guest page @i as it was when the current call began (once per call). */
+static void fuzz_shadow_take(u64 i)
+{
+	if (fz.shadow_epoch[i] == fz.epoch) {
+		return;
+	}
+	snapshot_page_copy(fz.shadow + (size_t)i * PAGE_SIZE, fz.mem + (size_t)i * PAGE_SIZE);
+	fz.shadow_epoch[i] = fz.epoch;
+	fz.touched[fz.touched_count++] = (u32)i;
+}
+
+/*
+ * The snapshot's write hook: a page is about to be written for the first time since the
+ * restore, by anyone, the core's direct map included. During a call, keep its content.
+ */
 static void fuzz_shadow_written(void *ctx, u8 *page)
 {
 	long i = fuzz_shadow_index(page);
 
-	if (i >= 0) {
-		snapshot_page_copy(fz.shadow + (size_t)i * PAGE_SIZE, page);
-		fz.shadow_epoch[i] = fz.epoch;
+	if (i >= 0 && fz.in_call) {
+		fuzz_shadow_take((u64)i);
 	}
 }
 
-static void fuzz_shadow_one(void *ctx, u8 *page, const u8 *orig)
+/* The machine's write hook: the model (for the SVSM, the guest or the hypervisor) is about to write guest memory. */
+static void fuzz_model_write(void *ctx, u64 gpa, u64 len)
 {
-	long i = fuzz_shadow_index(page);
-
-	if (i >= 0 && fuzz_watched(page) && snapshot_page_state(&fz.snap, page) != SNAP_REARMED) {
-		snapshot_page_copy(fz.shadow + (size_t)i * PAGE_SIZE, page);
-		fz.shadow_epoch[i] = fz.epoch;
+	if (!fz.in_call || len == 0 || gpa >= FUZZ_MEM_SIZE) {
+		return;
+	}
+	u64 last = gpa + MIN(len, FUZZ_MEM_SIZE - gpa) - 1;
+	for (u64 p = gpa >> PAGE_SHIFT; p <= last >> PAGE_SHIFT; p++) {
+		fuzz_shadow_take(p);
 	}
 }
 
 /*
- * Content of tracked @page when the current call began: its shadow (taken at the start
- * if it was already written and watched, or by the write hook before its first write
- * in the call), the page itself if re-armed and untouched; NULL if unknown (it was
- * written before the call while not watched).
+ * Content of guest @page when the current call began: its shadow if the call wrote it
+ * (through the model, or a first write since the restore caught by the write
+ * protection), the page itself if it is still as in the snapshot; NULL if unknown: the
+ * input wrote it before the call and the call did not write it through the model (a
+ * direct-map write by the core to such a page is not seen; see docs/fuzzing.md).
  */
 static const u8 *fuzz_pre(const u8 *page)
 {
@@ -693,6 +757,9 @@ static const u8 *fuzz_pre(const u8 *page)
 /* The RMP is about to change entries [pfn, pfn + count): keep their values from before the call. */
 static void fuzz_rmp_journal(void *ctx, u64 pfn, u64 count)
 {
+	if (!fz.in_call) {
+		return; /* the input's set-up: no oracle looks at it */
+	}
 	for (u64 p = pfn; p < pfn + count && p < FUZZ_MEM_PAGES; p++) {
 		if (fz.rmp_epoch[p] != fz.epoch) {
 			fz.rmp_epoch[p] = fz.epoch;
@@ -721,9 +788,10 @@ static void fuzz_pre_call(struct fuzz_call_ctx *cc)
 		fz.epoch = 1;
 	}
 	fz.rmp_touched_count = 0;
-	/* Long runs of written guest pages are re-armed rather than copied (see snapshot.h). */
-	snapshot_rearm_runs(&fz.snap, fz.mem, fz.mem + FUZZ_MEM_SIZE, FUZZ_REARM_RUN);
-	snapshot_for_each_dirty(&fz.snap, fuzz_shadow_one, NULL);
+	fz.touched_count = 0;
+	fz.in_call = true;
+	/* The ownership map as it was: the oracles diff its bits. */
+	fuzz_shadow_take(FUZZ_SVSM_BASE >> PAGE_SHIFT);
 	u32 n = fz.ctl->booted ? vcpu_list(list, SVSM_MAX_VCPUS) : 0;
 	fz.pre_vmsa_count = n;
 	fz.pre_caa_count = n;
@@ -767,12 +835,30 @@ struct fuzz_rmp_diff_ctx {
 	size_t strict_count;
 };
 
-/* Ownership bits a call changed: diff of the map page against its pre-call copy. */
-static void fuzz_diff_one(void *ctx, u8 *page, const u8 *orig)
+/* The first byte at or after @from where two pages differ; PAGE_SIZE if none (a word at a time). */
+static size_t fuzz_next_diff(const u8 *a, const u8 *b, size_t from)
 {
-	if (page != fz.mem + FUZZ_SVSM_BASE) {
-		return;
+	while (from < PAGE_SIZE && (from & 7)) {
+		if (a[from] != b[from]) {
+			return from;
+		}
+		from++;
 	}
+	for (; from < PAGE_SIZE; from += 8) {
+		u64 x, y;
+		memcpy(&x, a + from, 8);
+		memcpy(&y, b + from, 8);
+		if (x != y) {
+			return from + (size_t)__builtin_ctzll(x ^ y) / 8;
+		}
+	}
+	return PAGE_SIZE;
+}
+
+/* Ownership bits a call changed: diff of the map page against its pre-call copy. */
+static void fuzz_diff_map(void)
+{
+	u8 *page = fz.mem + FUZZ_SVSM_BASE;
 	const u8 *pre = fuzz_pre(page);
 	if (!pre || snapshot_page_equal(page, pre)) {
 		return;
@@ -781,7 +867,7 @@ static void fuzz_diff_one(void *ctx, u8 *page, const u8 *orig)
 	u64 map_bytes = ALIGN_UP(FUZZ_MEM_PAGES / 8, PAGE_SIZE);
 	if (page >= fz.mem + FUZZ_SVSM_BASE && page < fz.mem + FUZZ_SVSM_BASE + map_bytes) {
 		size_t base_bit = (size_t)(page - fz.mem - FUZZ_SVSM_BASE) * 8;
-		for (size_t i = 0; i < PAGE_SIZE; i++) {
+		for (size_t i = fuzz_next_diff(page, pre, 0); i < PAGE_SIZE; i = fuzz_next_diff(page, pre, i + 1)) {
 			u8 x = page[i] ^ pre[i];
 			for (unsigned b = 0; x && b < 8; b++, x >>= 1) {
 				if (x & 1) {
@@ -792,15 +878,6 @@ static void fuzz_diff_one(void *ctx, u8 *page, const u8 *orig)
 	}
 }
 
-static bool fuzz_is(const u64 *set, u32 n, u64 page)
-{
-	for (u32 i = 0; i < n; i++) {
-		if (set[i] == page) {
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Pages the call may have changed although it failed: entries [old next, new next) of its list. */
 struct fuzz_allowed {
@@ -830,7 +907,7 @@ static bool fuzz_owned_now_or_before(u64 pfn)
 	if (pfn >= FUZZ_MEM_PAGES) {
 		return false;
 	}
-	if (owned_page(pfn << PAGE_SHIFT)) {
+	if (fuzz_owned(pfn)) {
 		return true;
 	}
 	const u8 *map = fuzz_pre(fz.mem + FUZZ_SVSM_BASE + (pfn / 8 / PAGE_SIZE) * PAGE_SIZE);
@@ -838,28 +915,20 @@ static bool fuzz_owned_now_or_before(u64 pfn)
 }
 
 /* Guest memory of a rejected call: unchanged but for the CA header bytes and the list's next. */
-static void fuzz_check_unchanged_mem(void *ctx, u8 *page, const u8 *orig)
+static void fuzz_check_unchanged_mem(const struct fuzz_allowed *a, u8 *page)
 {
-	const struct fuzz_allowed *a = ctx;
-
-	if (!fuzz_in_mem(page)) {
-		return;
-	}
 	u64 gpa = (u64)(page - fz.mem);
 	u64 pfn = gpa >> PAGE_SHIFT;
 	const u8 *pre = fuzz_pre(page);
 	if (!pre) {
-		return; /* written before the call while nobody could see it: not watched */
+		return; /* written earlier in the input, not through the model in this call (see fuzz_pre) */
 	}
 	if (pre == page || fuzz_owned_now_or_before(pfn) || fuzz_is(fz.pre_vmsa, fz.pre_vmsa_count, gpa) ||
-	    vcpu_page_is_vmsa(gpa) ||
+	    fuzz_is_vmsa_now(pfn) ||
 	    fuzz_allowed_page(a, pfn) || snapshot_page_equal(page, pre)) {
 		return;
 	}
-	for (size_t i = 0; i < PAGE_SIZE; i++) {
-		if (page[i] == pre[i]) {
-			continue;
-		}
+	for (size_t i = fuzz_next_diff(page, pre, 0); i < PAGE_SIZE; i = fuzz_next_diff(page, pre, i + 1)) {
 		u64 at = gpa + i;
 		bool ca_hdr = i < 2 && (fuzz_is(fz.pre_caa, fz.pre_caa_count, gpa) || vcpu_page_is_caa(gpa));
 		bool next = a->cc && a->cc->list_call && at >= a->cc->rcx + 2 && at < a->cc->rcx + 4;
@@ -876,6 +945,7 @@ static void fuzz_post_call(const struct fuzz_call_ctx *cc, bool completed, u32 r
 {
 	static struct fuzz_rmp_diff_ctx d;
 
+	fz.in_call = false;
 	fz.changed_count = 0;
 	fz.changed_overflow = false;
 	d.strict_count = 0;
@@ -894,7 +964,7 @@ static void fuzz_post_call(const struct fuzz_call_ctx *cc, bool completed, u32 r
 			d.strict[d.strict_count++] = p;
 		}
 	}
-	snapshot_for_each_dirty(&fz.snap, fuzz_diff_one, &d);
+	fuzz_diff_map();
 	for (u32 i = 0; i < fz.pre_vmsa_count; i++) {
 		fuzz_note_changed(fz.pre_vmsa[i] >> PAGE_SHIFT);
 	}
@@ -946,7 +1016,9 @@ static void fuzz_post_call(const struct fuzz_call_ctx *cc, bool completed, u32 r
 				     (unsigned long long)(d.strict[i] << PAGE_SHIFT));
 		}
 	}
-	snapshot_for_each_dirty(&fz.snap, fuzz_check_unchanged_mem, &a);
+	for (size_t i = 0; i < fz.touched_count; i++) {
+		fuzz_check_unchanged_mem(&a, fz.mem + (size_t)fz.touched[i] * PAGE_SIZE);
+	}
 	fuzz_counters.rejected_checked++;
 }
 

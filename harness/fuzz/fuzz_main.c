@@ -29,12 +29,16 @@ const char *__asan_default_options(void)
 struct fuzz_stats fuzz_counters;
 
 /* Targets without a machine (the allocators) have no snapshot. */
-__attribute__((weak)) void fuzz_snapshot_stats(u64 *faults, u64 *restores, u64 *pages, unsigned *hot)
+__attribute__((weak)) void fuzz_snapshot_report(FILE *out)
 {
-	*faults = *restores = *pages = 0;
-	*hot = 0;
 }
 static int fuzz_init_done;
+
+/* FUZZ_STATS=1 under an engine: the snapshot's per-input averages when the process exits. */
+static void fuzz_stats_at_exit(void)
+{
+	fuzz_snapshot_report(stderr);
+}
 
 /* Once per process: the target's own set-up (boot the machine, take the snapshot). */
 static void fuzz_main_init(void)
@@ -51,6 +55,11 @@ static void fuzz_main_init(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *stats = getenv("FUZZ_STATS");
+
+	if (stats && stats[0] == '1') {
+		atexit(fuzz_stats_at_exit);
+	}
 	fuzz_main_init();
 	return 0;
 }
@@ -150,13 +159,10 @@ int main(int argc, char **argv)
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 		}
-		u64 faults, restores, pages;
-		unsigned hot;
-		fuzz_snapshot_stats(&faults, &restores, &pages, &hot);
 		printf("%s: %d executions in %.2f s: %.0f exec/s (%ld rounds; file reads included)\n", fuzz_target.name,
 		       total, elapsed, total / elapsed, rounds);
-		printf("%s: per execution %.2f write faults, %.2f pages restored; %u hot pages\n", fuzz_target.name,
-		       total ? (double)faults / total : 0.0, total ? (double)pages / total : 0.0, hot);
+		fflush(stdout);
+		fuzz_snapshot_report(stdout);
 		return 0;
 	}
 	printf("[==========] Running 1 test(s).\n[ RUN      ] %s_replay\n", fuzz_target.name);

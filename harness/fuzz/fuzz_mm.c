@@ -74,7 +74,7 @@ static unsigned char *fuzz_pattern;
 static unsigned char *fuzz_zero;
 
 /** Build the pattern table and a zero block (once). */
-static void fuzz_tables(void)
+FUZZ_NOCOV static void fuzz_tables(void)
 {
 	if (fuzz_pattern) {
 		return;
@@ -96,13 +96,13 @@ static const unsigned char *fuzz_pattern_of(unsigned seed)
 }
 
 /** Fill @n bytes of @p with pattern @seed. */
-static void fuzz_fill(unsigned char *p, size_t n, unsigned seed)
+FUZZ_NOCOV static void fuzz_fill(unsigned char *p, size_t n, unsigned seed)
 {
 	memcpy(p, fuzz_pattern_of(seed), n);
 }
 
 /** Crash unless @n bytes of @p hold pattern @seed. */
-static void fuzz_check(const unsigned char *p, size_t n, unsigned seed)
+FUZZ_NOCOV static void fuzz_check(const unsigned char *p, size_t n, unsigned seed)
 {
 	if (memcmp(p, fuzz_pattern_of(seed), n) != 0) {
 		fuzz_fail("contents changed", p);
@@ -110,7 +110,7 @@ static void fuzz_check(const unsigned char *p, size_t n, unsigned seed)
 }
 
 /** Crash if [@p, @p + @n) leaves the arena or meets a live slot other than @self or a withdrawn page. */
-static void fuzz_check_placement(const unsigned char *p, size_t n, int self)
+FUZZ_NOCOV static void fuzz_check_placement(const unsigned char *p, size_t n, int self)
 {
 	size_t len = n ? n : 1;
 
@@ -185,7 +185,7 @@ static size_t fuzz_size(unsigned arg)
 }
 
 /** Withdraw up to @n pages and remember them. */
-static void fuzz_withdraw(unsigned n)
+FUZZ_NOCOV static void fuzz_withdraw(unsigned n)
 {
 	void *out[64];
 	size_t got;
@@ -205,7 +205,7 @@ static void fuzz_withdraw(unsigned n)
 }
 
 /** Hand memory in: a withdrawn page back, or a hostile range that may well be refused. */
-static void fuzz_deposit(unsigned slot, unsigned arg)
+FUZZ_NOCOV static void fuzz_deposit(unsigned slot, unsigned arg)
 {
 	if (fuzz_withdrawn_count && (slot & 1)) {
 		size_t i = arg % fuzz_withdrawn_count;

@@ -53,6 +53,10 @@ static u32 fuzz_selftest_broken_handle(u32 call_id, struct svsm_call *call)
 		return SVSM_ERR_INVALID_ADDRESS;
 	case 3:
 		return mem_alloc(64) ? SVSM_SUCCESS : SVSM_ERR_INVALID_REQUEST;
+	case 4:
+		/* A stray write through the direct map, as a use-after-free would make. */
+		((u8 *)arch_phys_to_virt(FUZZ_WINDOW + 3 * PAGE_SIZE))[0x40] = byte;
+		return SVSM_ERR_INVALID_PARAMETER;
 	default:
 		return SVSM_ERR_UNSUPPORTED_CALL;
 	}
@@ -113,10 +117,22 @@ static void test_svsm_page_granted_is_caught(void **state)
 	assert_non_null(strstr(fuzz_selftest_msg, "accessible to VMPL1"));
 }
 
+/* The page was already written in this input: the model's write hook keeps its pre-image. */
 static void test_rejected_call_changing_memory_is_caught(void **state)
 {
+	u8 b = 1;
+
 	fuzz_selftest_begin();
+	assert_int_equal(guest_write(fuzz_g(), FUZZ_WINDOW + 0x200, &b, 1), 0);
 	assert_true(fuzz_selftest_caught(1, false));
+	assert_non_null(strstr(fuzz_selftest_msg, "changed guest memory"));
+}
+
+/* A direct-map write to a page untouched since the reset: the write protection sees it. */
+static void test_rejected_call_direct_write_is_caught(void **state)
+{
+	fuzz_selftest_begin();
+	assert_true(fuzz_selftest_caught(4, false));
 	assert_non_null(strstr(fuzz_selftest_msg, "changed guest memory"));
 }
 
@@ -175,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_honest_call_is_clean),
 		cmocka_unit_test(test_svsm_page_granted_is_caught),
 		cmocka_unit_test(test_rejected_call_changing_memory_is_caught),
+		cmocka_unit_test(test_rejected_call_direct_write_is_caught),
 		cmocka_unit_test(test_rejected_call_changing_rmp_is_caught),
 		cmocka_unit_test(test_leak_is_caught),
 		cmocka_unit_test(test_reset_restores_memory_and_rmp),
