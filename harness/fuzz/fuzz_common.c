@@ -349,7 +349,7 @@ static void fuzz_boot_fn(void *p)
 }
 
 static bool fuzz_apply_header(void);
-static void fuzz_validate_pool(void);
+static void fuzz_prepare_memory(void);
 static void fuzz_rmp_journal(void *ctx, u64 pfn, u64 count);
 static void fuzz_shadow_written(void *ctx, u8 *page);
 static void fuzz_model_write(void *ctx, u64 gpa, u64 len);
@@ -364,10 +364,7 @@ static int fuzz_after_boot(void)
 		return -1;
 	}
 	c->g.pool_end = FUZZ_POOL_END;
-	fuzz_validate_pool();
-	for (unsigned r = 0; r < FUZZ_WINDOW_REGIONS; r++) {
-		fuzz_validate_region(r, true);
-	}
+	c->g.pool_validated_end = FUZZ_POOL_END; /* see fuzz_prepare_memory */
 	c->booted = true;
 	fuzz_mm_usage(&c->base);
 	c->base_shared_owned = fuzz_shared_owned();
@@ -469,6 +466,7 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 		return -1;
 	}
 	emu_machine_init(&c->m, fz.mem, fz.rmp);
+	fuzz_prepare_memory();
 	c->m.rmp.journal = fuzz_rmp_journal;
 	c->m.write_hook = fuzz_model_write;
 	/* Console bytes are one IOIO exit each: only errors reach the console while fuzzing. */
@@ -533,16 +531,16 @@ static void fuzz_validate_region(unsigned region, bool validated)
 }
 
 /*
- * The guest driver's pool as if the guest had validated it at boot (4 KiB RMP entries,
- * validated, VMPL1 RW, zero): setting up vCPUs and deposits then costs no PVALIDATE
- * calls per input, only the calls the header asks for.
+ * Before boot and the snapshot, guest memory as the guest will have left it: the window
+ * regions validated and guest RW (the header may undo that per input), and the guest
+ * driver's pool with 4 KiB RMP entries, validated, guest RW and zero, so that setting up
+ * vCPUs and deposits costs no PVALIDATE calls per input (and nothing per boot in `hv`).
  */
-static void fuzz_validate_pool(void)
+static void fuzz_prepare_memory(void)
 {
-	struct fuzz_ctl *c = fz.ctl;
-	struct emu_machine *m = &c->m;
+	struct emu_machine *m = &fz.ctl->m;
 
-	for (u64 gpa = c->g.pool_next; gpa < FUZZ_POOL_END; gpa += PAGE_SIZE) {
+	for (u64 gpa = FUZZ_POOL_START; gpa < FUZZ_POOL_END; gpa += PAGE_SIZE) {
 		const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
 		if (e && e->page_2m) {
 			rmp_psmash(&m->rmp, ALIGN_DOWN(gpa, PAGE_2M_SIZE));
@@ -550,9 +548,10 @@ static void fuzz_validate_pool(void)
 		struct rmp_entry *w = &m->rmp.entries[gpa >> PAGE_SHIFT];
 		w->validated = 1;
 		w->perms[EMU_GUEST_VMPL] = VMPL_PERM_ALL;
-		memset(fz.mem + gpa, 0, PAGE_SIZE);
 	}
-	c->g.pool_validated_end = FUZZ_POOL_END;
+	for (unsigned r = 0; r < FUZZ_WINDOW_REGIONS; r++) {
+		fuzz_validate_region(r, true);
+	}
 }
 
 static bool fuzz_apply_header(void)
