@@ -217,6 +217,15 @@ static void test_overflow_debug_catches_far_slack(void **state)
 	mm_test_expect_panic(do_mem_free, p, "heap overflow");
 }
 
+static void test_overflow_debug_catches_far_large_slack(void **state)
+{
+	u8 *p = mem_alloc(2 * PG + 100);
+
+	/* The last canary byte of the third page, checked a word at a time. */
+	p[3 * PG - 1] ^= 1;
+	mm_test_expect_panic(do_mem_free, p, "heap overflow");
+}
+
 static void test_overflow_large(void **state)
 {
 	u8 *p = mem_alloc(2 * PG + 100);
@@ -305,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup(test_overflow_by_one_byte, setup),
 		cmocka_unit_test_setup(test_overflow_into_trailer, setup),
 		cmocka_unit_test_setup(test_overflow_debug_catches_far_slack, setup),
+		cmocka_unit_test_setup(test_overflow_debug_catches_far_large_slack, setup),
 		cmocka_unit_test_setup(test_overflow_large, setup),
 		cmocka_unit_test_setup(test_overflow_seen_by_realloc, setup),
 		cmocka_unit_test_setup(test_realloc_after_free, setup),

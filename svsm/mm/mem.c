@@ -80,9 +80,28 @@ static void mem_seal_slack(u8 *obj, size_t n, size_t end)
 static void mem_check_slack(const u8 *obj, size_t n, size_t end, const char *who)
 {
 	size_t last = MM_DEBUG ? end : MIN(n + 1, end);
+	u8 c = mem_canary(obj);
+	u64 words = 0x0101010101010101ull * c;
+	size_t i = n;
 
-	for (size_t i = n; i < last; i++) {
-		if (obj[i] != mem_canary(obj)) {
+	/* Whole words where aligned (the debug build checks up to a page of slack per free). */
+	while (i < last && (i & 7)) {
+		if (obj[i] != c) {
+			break;
+		}
+		i++;
+	}
+	if (i < last && !(i & 7)) {
+		for (; i + 8 <= last; i += 8) {
+			u64 w;
+			__builtin_memcpy(&w, obj + i, 8);
+			if (w != words) {
+				break;
+			}
+		}
+	}
+	for (; i < last; i++) {
+		if (obj[i] != c) {
 			svsm_panic("%s: heap overflow: %p (%zu bytes) was written past its end at %p", who,
 				   (const void *)obj, n, (const void *)&obj[i]);
 		}
