@@ -99,8 +99,37 @@ for _ in range(400):
     s.append(op(rng.randrange(12), rng.randrange(64), rng.randrange(65536)))
 scenarios["random-mix"] = s
 
+# Dictionary: whole operations at the allocators' boundaries (slab class limits, the
+# page-backed heap, every page order, the largest alignments, failure injection).
+tokens = {}
+for n in (1, 16, 17, 48, 49, 512, 1023):
+    tokens[f"alloc_small_{n}"] = op(0, 0, small(n))
+for n in (3839, 3840, 3841, 4096, 4097, 8192, 16383):
+    tokens[f"alloc_mid_{n}"] = op(0, 0, mid(n))
+for u in (16, 255, 256, 4096, 8191, 8192):
+    tokens[f"alloc_big_{u}x256"] = op(0, 0, big(u))
+for o in range(10):
+    tokens[f"page_order_{o}"] = op(6, 0, o)
+    tokens[f"page_order_{o}_zeroed"] = op(6, 0, 0x100 | o)
+for k in (12, 16, 21, 22):
+    tokens[f"aligned_2pow{k}"] = op(5, 0, k | (small(64) << 5))
+for n in (1, 2, 3, 4):
+    tokens[f"fail_nth_{n}"] = op(7, 0, n)
+tokens["realloc_mid_4097"] = op(4, 0, mid(4097))
+tokens["realloc_zero"] = op(4, 0, 0)
+tokens["free"] = op(2, 0, 0)
+tokens["drain"] = op(10, 0, 0)
+tokens["withdraw_64"] = op(9, 0, 63)
+tokens["deposit_back"] = op(8, 1, 0)
+tokens["deposit_hostile"] = op(8, 38, 1000)
+
 os.makedirs(OUT, exist_ok=True)
 for name, parts in scenarios.items():
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(b"".join(parts))
-print(f"wrote {len(scenarios)} inputs to {OUT}")
+dict_path = OUT.rstrip("/") + ".dict"
+with open(dict_path, "w") as f:
+    f.write("# libFuzzer/AFL++ dictionary of the allocator target (harness/fuzz/gen_mm_corpus.py)\n")
+    for name, data in tokens.items():
+        f.write(f'{name}="' + "".join(f"\\x{b:02x}" for b in data) + '"\n')
+print(f"wrote {len(scenarios)} inputs to {OUT} and {len(tokens)} tokens to {dict_path}")
