@@ -183,16 +183,6 @@ static void snapshot_handler(int sig, siginfo_t *info, void *uctx)
 	if (r && r->state[index] == SNAP_CLEAN && snapshot_log_page(s, r, index)) {
 		return;
 	}
-	if (r && r->state[index] == SNAP_REARMED) {
-		uint8_t *page = r->base + index * SNAP_PAGE;
-		if (s->write_hook) {
-			s->write_hook(s->write_ctx, page);
-		}
-		r->state[index] = SNAP_LOGGED;
-		if (mprotect(page, SNAP_PAGE, PROT_READ | PROT_WRITE) == 0) {
-			return;
-		}
-	}
 	/* Not ours: behave as if we were never installed. */
 	if (snap_prev_action.sa_flags & SA_SIGINFO) {
 		if (snap_prev_action.sa_sigaction) {
@@ -358,66 +348,6 @@ void snapshot_release(struct snapshot *s)
 	free(s->undo);
 	free(s->hot_copy);
 	snapshot_init(s);
-}
-
-size_t snapshot_rearm_runs(struct snapshot *s, const uint8_t *lo, const uint8_t *hi, size_t min_run)
-{
-	size_t total = 0;
-	size_t i = 0;
-
-	while (i < s->undo_count) {
-		size_t run = 1;
-		while (i + run < s->undo_count && s->undo[i + run].page == s->undo[i].page + run * SNAP_PAGE) {
-			run++;
-		}
-		uint8_t *first = s->undo[i].page;
-		if (run >= min_run && first >= lo && first + run * SNAP_PAGE <= hi) {
-			size_t armed = 0;
-			for (size_t k = 0; k < run; k++) {
-				size_t index;
-				struct snap_region *r = snapshot_find(s, first + k * SNAP_PAGE, &index);
-				if (r->state[index] == SNAP_LOGGED) {
-					r->state[index] = SNAP_REARMED;
-					armed++;
-				}
-			}
-			if (armed && mprotect(first, run * SNAP_PAGE, PROT_READ) != 0) {
-				abort();
-			}
-			total += armed;
-		}
-		i += run;
-	}
-	return total;
-}
-
-void snapshot_for_each_dirty(const struct snapshot *s, void (*fn)(void *ctx, uint8_t *page, const uint8_t *orig),
-			 void *ctx)
-{
-	for (unsigned h = 0; h < s->hot_count; h++) {
-		fn(ctx, s->hot[h], s->hot_copy + (size_t)h * SNAP_PAGE);
-	}
-	for (size_t u = 0; u < s->undo_count; u++) {
-		fn(ctx, s->undo[u].page, s->undo[u].saved);
-	}
-}
-
-const uint8_t *snapshot_original(const struct snapshot *s, const void *p)
-{
-	size_t index;
-	const struct snap_region *r = snapshot_find(s, p, &index);
-
-	if (!r) {
-		return NULL;
-	}
-	switch (r->state[index]) {
-	case SNAP_LOGGED:
-		return s->undo[r->slot[index]].saved;
-	case SNAP_HOT:
-		return s->hot_copy + (size_t)r->slot[index] * SNAP_PAGE;
-	default:
-		return r->base + index * SNAP_PAGE;
-	}
 }
 
 int snapshot_page_state(const struct snapshot *s, const void *p)

@@ -84,9 +84,10 @@ struct snapshot {
 	unsigned hot_count;
 	bool taken;
 	/*
-	 * When set, called with a page just before its first write since snap_take/restore
-	 * or since snapshot_rearm_runs() (the page still holds its old content), so that a
-	 * caller can keep what pages were like before some piece of work.
+	 * When set, called with a page just before its first write since snapshot_take or
+	 * the last restore (the page still holds its old content; also for the pages a
+	 * run-ahead unprotects), so that a caller can keep what pages were like before
+	 * some piece of work.
 	 */
 	void (*write_hook)(void *ctx, uint8_t *page);
 	void *write_ctx;
@@ -97,7 +98,6 @@ enum snap_page_state {
 	SNAP_CLEAN = 0,  /* read-only, equal to the snapshot */
 	SNAP_LOGGED = 1, /* written since the snapshot; original in the undo log */
 	SNAP_HOT = 2,    /* always writable, restored every time */
-	SNAP_REARMED = 3, /* logged, but read-only again until the next write (snap_rearm_runs) */
 };
 
 /* Empty snapshot. */
@@ -132,31 +132,12 @@ void snapshot_restore(struct snapshot *s);
 void snapshot_release(struct snapshot *s);
 
 /*
- * The pages that may differ from the snapshot right now: every hot page and every
- * logged one. For each, @fn gets the page and its snapshot content.
- */
-void snapshot_for_each_dirty(const struct snapshot *s, void (*fn)(void *ctx, uint8_t *page, const uint8_t *orig),
-			 void *ctx);
-
-/*
- * Write-protect again every run of at least @min_run adjacent logged pages inside
- * [@lo, @hi), so that a caller can learn which of them the next piece of work writes:
- * before the first write to such a page, s->write_hook gets it (still unchanged), then
- * it is logged as before. Cheaper than copying long runs (a zeroed 2 MiB page). Returns
- * the number of pages re-armed.
- */
-size_t snapshot_rearm_runs(struct snapshot *s, const uint8_t *lo, const uint8_t *hi, size_t min_run);
-
-/*
  * Page-sized copy and comparison without sanitizer or fuzzer hooks: the harness moves
  * and compares whole pages all the time, and ASan's range checks and libFuzzer's memcmp
  * hook on each of them cost more than the work itself.
  */
 void snapshot_page_copy(void *dst, const void *src);
 bool snapshot_page_equal(const void *a, const void *b);
-
-/* The snapshot content of the tracked page holding @p, or NULL if it is not tracked. */
-const uint8_t *snapshot_original(const struct snapshot *s, const void *p);
 
 /* The state (enum snap_page_state) of the page holding @p; -1 if not tracked. */
 int snapshot_page_state(const struct snapshot *s, const void *p);

@@ -122,10 +122,13 @@ fuzz-smoke: $(FUZZ_TARGETS:%=$(ROOT)/fuzz/libfuzzer/fuzz_%)
 	ci/fuzz-smoke.sh $(FUZZ_SMOKE_SECONDS) $(ROOT)/fuzz $(FUZZ_TARGETS)
 
 FUZZ_BENCH_SECONDS ?= 10
+# The sanitizer-free engine build (FUZZ_B=$(ROOT)/fuzz/plain) comes from a sub-make: the
+# engine rules take their flags from FUZZ_SAN/FUZZ_B of the invocation.
 fuzz-bench: $(FUZZ_TARGETS:%=$(ROOT)/fuzz/libfuzzer/fuzz_%) $(FUZZ_REPLAY_BINS)
+	$(MAKE) fuzz-build FUZZ_SAN= FUZZ_B=$(ROOT)/fuzz/plain
 	@mkdir -p $(ROOT)/bench
 	python3 ci/fuzz-bench.py --seconds $(FUZZ_BENCH_SECONDS) --out $(ROOT)/bench/fuzz.json \
-		--fuzz-dir $(ROOT)/fuzz/libfuzzer --replay-dir $(B)/tests/fuzz $(FUZZ_TARGETS)
+		--fuzz-dir $(ROOT)/fuzz/libfuzzer --plain-dir $(ROOT)/fuzz/plain --replay-dir $(B)/tests/fuzz $(FUZZ_TARGETS)
 
 # Regenerate the committed seed corpora and dictionaries.
 fuzz-corpora:

@@ -746,8 +746,7 @@ static const u8 *fuzz_pre(const u8 *page)
 	if (i >= 0 && fz.shadow_epoch[i] == fz.epoch) {
 		return fz.shadow + (size_t)i * PAGE_SIZE;
 	}
-	int state = snapshot_page_state(&fz.snap, page);
-	if (state == SNAP_REARMED || state == SNAP_CLEAN) {
+	if (snapshot_page_state(&fz.snap, page) == SNAP_CLEAN) {
 		return page; /* not written since the call began */
 	}
 	return NULL;
