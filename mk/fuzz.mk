@@ -77,6 +77,12 @@ $(FUZZ_B)/obj/mmdbg/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CORE_CFLAGS) -DSVSM_MM_DEBUG -c $< -o $@
 
+# The ownership bitmap's accessors (svsm/mem/owned.c) carry no coverage either: the
+# invariant oracle asks owned_page() for every page after each boot (the hv target boots
+# per input), and comparison tracing there cost over half of that target's time for a
+# bitmap lookup whose own branches are no feedback worth having.
+$(FUZZ_B)/obj/svsm/mem/owned.o: FUZZ_COV :=
+
 # The machine model and the common harness are the test bench, not the code under test:
 # without coverage feedback (its byte loops over pages would drown the core's features and
 # cost most of the time in comparison tracing); ASan and UBSan still apply.
