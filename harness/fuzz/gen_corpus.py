@@ -5,7 +5,8 @@
 
 The encodings are those documented at the top of harness/fuzz/fuzz_<target>.c and in
 harness/fuzz/fuzz_common.h; every core call appears with valid and invalid arguments.
-Files named regress-* are crash reproducers found by fuzzing and are never rewritten.
+Files named regress-* are crash reproducers found by fuzzing, campaign-* the minimised
+corpora of long campaigns (ci/fuzz-keep-corpus.sh); neither is ever rewritten.
 """
 import os
 import struct
@@ -329,7 +330,7 @@ def write_target(root, name, seeds, dictionary):
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
-        if not f.startswith("regress-"):
+        if not f.startswith(("regress-", "campaign-")):
             os.remove(os.path.join(d, f))
     for k, v in seeds.items():
         with open(os.path.join(d, k), "wb") as f:
