@@ -1078,8 +1078,47 @@ static void fuzz_trace(const char *what, u32 apic, u64 rax, u64 rcx, u64 rdx, u6
 	}
 }
 
+/* The calling vCPU's guest context as a call began, to judge whether the call may end it. */
+struct fuzz_caller {
+	struct emu_vcpu *ev;
+	bool alive;
+	u64 running_vmsa; /* the VMSA its guest context runs on */
+	u64 svsm_vmsa;    /* the VMSA the SVSM has registered for its APIC ID (0: none) */
+};
+
+static void fuzz_caller_note(struct fuzz_caller *c, u32 apic_id)
+{
+	struct svsm_vcpu *sv = fz.ctl->booted ? vcpu_find_apic(apic_id) : NULL;
+
+	c->ev = emu_vcpu_find(&fz.ctl->m, apic_id);
+	c->alive = c->ev && c->ev->vmsa_valid[EMU_GUEST_VMPL];
+	c->running_vmsa = c->alive ? c->ev->vmsa_gpa[EMU_GUEST_VMPL] : 0;
+	c->svsm_vmsa = sv ? sv->guest_vmsa_gpa : 0;
+}
+
+/*
+ * Whether the call ended its own vCPU's guest context. Only DELETE_VCPU of that vCPU's
+ * VMSA may (the SVSM then has the AP destroyed and never returns); anything else ending
+ * it is a finding.
+ */
+static bool fuzz_caller_ended(const struct fuzz_caller *c, u64 rax, u64 rcx)
+{
+	if (!c->alive || (!c->ev->destroyed_while_running && c->ev->vmsa_valid[EMU_GUEST_VMPL])) {
+		return false;
+	}
+	/* A hostile hypervisor (the hv target) may end any vCPU's context itself. */
+	if (!fz.opts.termination_ok &&
+	    (rax != SVSM_CALL(SVSM_PROTOCOL_CORE, SVSM_CORE_DELETE_VCPU) || rcx == 0 ||
+	     (rcx != c->running_vmsa && rcx != c->svsm_vmsa))) {
+		fuzz_finding("call rax 0x%llx rcx 0x%llx ended the calling vCPU (APIC %u), which only DELETE_VCPU of its "
+			     "own VMSA may do", (unsigned long long)rax, (unsigned long long)rcx, c->ev->apic_id);
+	}
+	return true;
+}
+
 int fuzz_call(u32 apic_id, struct guest_regs *r, bool once)
 {
+	struct fuzz_caller caller;
 	static struct fuzz_call_ctx cc;
 	struct fuzz_call_args a = {.apic = apic_id, .r = r, .once = once, .status = GUEST_NO_VCPU};
 
@@ -1089,12 +1128,14 @@ int fuzz_call(u32 apic_id, struct guest_regs *r, bool once)
 	cc.rax = r->rax;
 	cc.rcx = r->rcx;
 	const struct guest_regs in = *r;
+	fuzz_caller_note(&caller, apic_id);
 	fuzz_pre_call(&cc);
 	fuzz_counters.calls++;
 	if (fuzz_catch_terminate(fuzz_call_fn, &a)) {
 		return GUEST_NO_VCPU;
 	}
 	fuzz_trace("call", apic_id, in.rax, in.rcx, in.rdx, in.r8, a.status, r->rax);
+	fuzz_caller_ended(&caller, in.rax, in.rcx);
 	fuzz_post_call(&cc, a.status == GUEST_OK, (u32)r->rax);
 	/* Like Linux, the guest uses the new calling area once REMAP_CA succeeded. */
 	if (a.status == GUEST_OK && cc.rax == SVSM_CALL(SVSM_PROTOCOL_CORE, SVSM_CORE_REMAP_CA) &&
@@ -1147,6 +1188,8 @@ int fuzz_entry(u32 apic_id, u8 pending, struct guest_regs *r)
 	v->r9 = r->r9;
 	cc.rax = r->rax;
 	cc.rcx = r->rcx;
+	struct fuzz_caller caller;
+	fuzz_caller_note(&caller, apic_id);
 	fuzz_pre_call(&cc);
 	fuzz_counters.calls++;
 	struct fuzz_entry_args a = {v, false};
@@ -1154,8 +1197,13 @@ int fuzz_entry(u32 apic_id, u8 pending, struct guest_regs *r)
 		return GUEST_NO_VCPU;
 	}
 	fuzz_trace("entry", apic_id, in.rax, in.rcx, pending, 0, a.resp_error ? GUEST_HV_ERROR : 0, v->rax);
-	if (v->destroyed_while_running || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+	if (pending != 1 && (v->destroyed_while_running || !v->vmsa_valid[EMU_GUEST_VMPL])) {
 		fuzz_finding("an entry with call_pending %u destroyed the vCPU", pending);
+	}
+	/* call_pending 1 is a real call: it may be the vCPU deleting its own VMSA. */
+	if (fuzz_caller_ended(&caller, in.rax, in.rcx)) {
+		fuzz_post_call(&cc, false, 0);
+		return GUEST_NO_VCPU;
 	}
 	*r = (struct guest_regs){v->rax, v->rcx, v->rdx, v->r8, v->r9};
 	/*
