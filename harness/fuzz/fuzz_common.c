@@ -876,26 +876,22 @@ static size_t fuzz_next_diff(const u8 *a, const u8 *b, size_t from)
 /* Ownership bits a call changed: diff of the map page against its pre-call copy. */
 static void fuzz_diff_map(void)
 {
-	u8 *page = fz.mem + FUZZ_SVSM_BASE;
+	/* The ownership map (one page at the start of the SVSM region): bit n is page n. */
+	_Static_assert(FUZZ_MEM_PAGES / 8 <= PAGE_SIZE, "the ownership map fits one page");
+	const u8 *page = fz.mem + FUZZ_SVSM_BASE;
 	const u8 *pre = fuzz_pre(page);
 	if (!pre || snapshot_page_equal(page, pre)) {
 		return;
 	}
-	/* The ownership map (start of the SVSM region): a changed bit is a changed page. */
-	u64 map_bytes = ALIGN_UP(FUZZ_MEM_PAGES / 8, PAGE_SIZE);
-	if (page >= fz.mem + FUZZ_SVSM_BASE && page < fz.mem + FUZZ_SVSM_BASE + map_bytes) {
-		size_t base_bit = (size_t)(page - fz.mem - FUZZ_SVSM_BASE) * 8;
-		for (size_t i = fuzz_next_diff(page, pre, 0); i < PAGE_SIZE; i = fuzz_next_diff(page, pre, i + 1)) {
-			u8 x = page[i] ^ pre[i];
-			for (unsigned b = 0; x && b < 8; b++, x >>= 1) {
-				if (x & 1) {
-					fuzz_note_changed(base_bit + i * 8 + b);
-				}
+	for (size_t i = fuzz_next_diff(page, pre, 0); i < PAGE_SIZE; i = fuzz_next_diff(page, pre, i + 1)) {
+		u8 x = page[i] ^ pre[i];
+		for (unsigned b = 0; x && b < 8; b++, x >>= 1) {
+			if (x & 1) {
+				fuzz_note_changed(i * 8 + b);
 			}
 		}
 	}
 }
-
 
 /* Pages the call may have changed although it failed: entries [old next, new next) of its list. */
 struct fuzz_allowed {
