@@ -44,6 +44,11 @@ u32 arch_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool 
 	return emu_cpu_rmpadjust(arch_machine(), arch_vcpu(), gpa, size, target_vmpl, perms, vmsa);
 }
 
+u32 arch_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
+{
+	return emu_cpu_rmpquery(arch_machine(), arch_vcpu(), gpa, target_vmpl, perms);
+}
+
 u64 arch_ghcb_msr_read(void)
 {
 	struct emu_vcpu *v = arch_vcpu();

@@ -46,6 +46,11 @@ u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 	return rc;
 }
 
+u32 emu_cpu_rmpquery(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, u8 target_vmpl, u8 *perms)
+{
+	return rmp_rmpquery(&m->rmp, v->vmpl, gpa, target_vmpl, perms);
+}
+
 /* Guest-memory copies by the SVSM, counted per vCPU for the double-fetch checks. */
 int emu_cpu_guest_read(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, void *dst, size_t len)
 {

@@ -248,6 +248,7 @@ SVSM_NORETURN void emu_terminate(struct emu_machine *m, u8 set, u8 code);
 u32 emu_cpu_pvalidate(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, bool validate);
 u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, u8 target_vmpl,
 		      u8 perms, bool vmsa);
+u32 emu_cpu_rmpquery(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, u8 target_vmpl, u8 *perms);
 int emu_cpu_guest_read(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, void *dst, size_t len);
 int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, const void *src, size_t len);
 void *emu_cpu_phys_to_virt(struct emu_machine *m, u64 gpa);

@@ -33,6 +33,8 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 	r->page_count = page_count;
 	r->journal = NULL;
 	r->journal_ctx = NULL;
+	r->no_rmpquery = false;
+	r->adjust_unvalidated = false;
 	for (u64 i = 0; i < page_count; i++) {
 		r->entries[i] = (struct rmp_entry){0};
 	}
@@ -233,9 +235,9 @@ u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool val
 }
 
 /*
- * RMPADJUST: a VMPL may set the mask of a numerically higher VMPL only, never grant a
- * right it lacks, and only on validated pages (emulator choice: FAIL_PERMISSION on an
- * unvalidated page, which is why the SVSM spec revokes before it rescinds).
+ * RMPADJUST: a VMPL may set the mask of a numerically higher VMPL only and never grant a
+ * right it lacks. On an unvalidated page it fails with FAIL_PERMISSION unless the
+ * machine is set to allow it (rmp.adjust_unvalidated): the architecture leaves this open.
  */
 u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
 {
@@ -264,7 +266,7 @@ u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 targe
 			r->stats.failures++;
 			return RMP_FAIL_INUSE;
 		}
-		if (e[i].immutable || !e[i].validated || (perms & ~e[i].perms[vmpl])) {
+		if (e[i].immutable || (!e[i].validated && !r->adjust_unvalidated) || (perms & ~e[i].perms[vmpl])) {
 			r->stats.failures++;
 			return RMP_FAIL_PERMISSION;
 		}
@@ -285,6 +287,26 @@ u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 targe
 			}
 		}
 	}
+	return RMP_SUCCESS;
+}
+
+/* RMPQUERY: read one VMPL's mask of a validated, guest-owned page. */
+u32 rmp_rmpquery(const struct rmp *r, u8 vmpl, u64 gpa, u8 target_vmpl, u8 *perms)
+{
+	if (r->no_rmpquery) {
+		return RMP_UNSUPPORTED;
+	}
+	if (target_vmpl >= RMP_VMPL_COUNT) {
+		return RMP_FAIL_INPUT;
+	}
+	if (vmpl >= RMP_VMPL_COUNT || target_vmpl <= vmpl) {
+		return RMP_FAIL_PERMISSION;
+	}
+	const struct rmp_entry *e = rmp_entry(r, gpa);
+	if (!e || !e->assigned || !e->validated) {
+		return RMP_FAULT;
+	}
+	*perms = e->perms[target_vmpl];
 	return RMP_SUCCESS;
 }
 

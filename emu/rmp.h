@@ -43,6 +43,14 @@ struct rmp {
 	struct rmp_entry *entries;
 	u64 page_count;
 	struct rmp_stats stats;
+	/* The CPU has no RMPQUERY (CPUID 0x8000_001F EAX bit 6 clear): it answers RMP_UNSUPPORTED. */
+	bool no_rmpquery;
+	/*
+	 * RMPADJUST on a page that is not validated: refused with FAIL_PERMISSION (false, the
+	 * default, stricter) or carried out (true). The reference does not say which the
+	 * hardware does, so the core must work with both (tests run it both ways).
+	 */
+	bool adjust_unvalidated;
 	/*
 	 * When set, told before entries [pfn, pfn + count) may change, so that an observer
 	 * (the fuzzers' per-call oracles) can keep their previous values.
@@ -96,6 +104,14 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
 u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool validate);
 /* RMPADJUST executed at @vmpl. */
 u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa);
+
+/*
+ * RMPQUERY executed at @vmpl: the mask @target_vmpl holds on @gpa's 4 KiB page. The
+ * target must be numerically higher than @vmpl (FAIL_PERMISSION otherwise, FAIL_INPUT
+ * past VMPL3); the page must be guest-owned (RMP_FAULT: #NPF) and validated (RMP_FAULT:
+ * #VC 0x404). A 2 MiB entry answers for each of its pages.
+ */
+u32 rmp_rmpquery(const struct rmp *r, u8 vmpl, u64 gpa, u8 target_vmpl, u8 *perms);
 
 /*
  * Check an access of @len bytes at @gpa by @vmpl with the C-bit @encrypted (private

@@ -40,6 +40,11 @@ u32 arch_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool 
 	return arch_p()->rmpadjust(gpa, size, target_vmpl, perms, vmsa);
 }
 
+u32 arch_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
+{
+	return arch_p()->rmpquery(gpa, target_vmpl, perms);
+}
+
 u64 arch_ghcb_msr_read(void)
 {
 	return arch_p()->ghcb_msr_read();

@@ -51,6 +51,12 @@ static u32 hw_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, 
 	return insn_rmpadjust(va, size, (u64)target_vmpl | ((u64)perms << 8) | ((u64)vmsa << 16));
 }
 
+/* Until the image has an RMPQUERY wrapper with a #VC fixup, report the instruction as absent. */
+static u32 hw_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
+{
+	return RMP_UNSUPPORTED;
+}
+
 static u64 hw_ghcb_msr_read(void)
 {
 	return insn_rdmsr(GHCB_MSR);
@@ -145,6 +151,7 @@ const struct snp_platform hw_platform = {
 	.name = "snp",
 	.pvalidate = hw_pvalidate,
 	.rmpadjust = hw_rmpadjust,
+	.rmpquery = hw_rmpquery,
 	.ghcb_msr_read = hw_ghcb_msr_read,
 	.ghcb_msr_write = hw_ghcb_msr_write,
 	.vmgexit = hw_vmgexit,

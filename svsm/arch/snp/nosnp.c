@@ -236,6 +236,11 @@ static u32 nosnp_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perm
 	return emu_cpu_rmpadjust(nosnp_m(), nosnp_vcpu(), gpa, size, target_vmpl, perms, vmsa);
 }
 
+static u32 nosnp_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
+{
+	return emu_cpu_rmpquery(nosnp_m(), nosnp_vcpu(), gpa, target_vmpl, perms);
+}
+
 static u64 nosnp_ghcb_msr_read(void)
 {
 	struct emu_vcpu *v = nosnp_vcpu();
@@ -319,6 +324,7 @@ const struct snp_platform nosnp_platform = {
 	.name = "no-snp",
 	.pvalidate = nosnp_pvalidate,
 	.rmpadjust = nosnp_rmpadjust,
+	.rmpquery = nosnp_rmpquery,
 	.ghcb_msr_read = nosnp_ghcb_msr_read,
 	.ghcb_msr_write = nosnp_ghcb_msr_write,
 	.vmgexit = nosnp_vmgexit,

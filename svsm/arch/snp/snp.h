@@ -149,6 +149,7 @@ struct snp_platform {
 	const char *name;
 	u32 (*pvalidate)(u64 gpa, enum page_size size, bool validate);
 	u32 (*rmpadjust)(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa);
+	u32 (*rmpquery)(u64 gpa, u8 target_vmpl, u8 *perms);
 	u64 (*ghcb_msr_read)(void);
 	void (*ghcb_msr_write)(u64 value);
 	void (*vmgexit)(void);

@@ -31,6 +31,8 @@
  * hypervisor would see an NPF; the core treats the address as invalid.
  */
 #define RMP_FAULT 0x100
+/* The CPU does not implement the instruction (RMPQUERY: CPUID 0x8000_001F EAX bit 6 clear). */
+#define RMP_UNSUPPORTED 0x101
 
 /* VMPL permission mask bits (one byte per VMPL in the RMP entry). */
 #define VMPL_PERM_READ 0x01
@@ -54,6 +56,16 @@ u32 arch_pvalidate(u64 gpa, enum page_size size, bool validate);
  * RMP_FAULT.
  */
 u32 arch_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa);
+
+/*
+ * RMPQUERY the 4 KiB page at @gpa: the permission mask (VMPL_PERM_*) that @target_vmpl
+ * (1-3) holds on it. Works on pages inside 2 MiB RMP entries without a size mismatch.
+ * Returns RMP_SUCCESS with *@perms set; RMP_FAIL_INPUT (bad target); RMP_FAULT when the
+ * page is not validated, not guest-owned or outside guest memory (hardware raises #VC
+ * 0x404 or #NPF; the platform turns that into this code); RMP_UNSUPPORTED when the CPU
+ * has no RMPQUERY. The core uses it to check a caller's rights (docs/architecture.md).
+ */
+u32 arch_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms);
 
 /* Read and write this vCPU's GHCB MSR (0xC001_0130). */
 u64 arch_ghcb_msr_read(void);
