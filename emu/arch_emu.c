@@ -70,12 +70,12 @@ void arch_vmgexit(void)
 
 int arch_guest_read(u64 gpa, void *dst, size_t len)
 {
-	return emu_cpu_guest_read(arch_machine(), arch_vcpu(), gpa, dst, len);
+	return emu_cpu_guest_read(arch_machine(), arch_vcpu(), gpa, dst, len, __builtin_return_address(0));
 }
 
 int arch_guest_write(u64 gpa, const void *src, size_t len)
 {
-	return emu_cpu_guest_write(arch_machine(), arch_vcpu(), gpa, src, len);
+	return emu_cpu_guest_write(arch_machine(), arch_vcpu(), gpa, src, len, __builtin_return_address(0));
 }
 
 void *arch_phys_to_virt(u64 gpa)

@@ -22,7 +22,8 @@ int guest_init(struct emu_guest *g, struct emu_machine *m)
 {
 	memset(g, 0, sizeof(*g));
 	g->m = m;
-	g->vcpus[0] = (struct guest_vcpu){.present = true, .apic_id = 0, .caa_gpa = m->cfg.caa_gpa};
+	g->vmpl = m->cfg.guest_vmpl;
+	g->vcpus[0] = (struct guest_vcpu){.present = true, .apic_id = 0, .caa_gpa = m->cfg.caa_gpa, .vmpl = g->vmpl};
 	u64 svsm_end = m->cfg.svsm_base + m->cfg.svsm_size;
 	u64 start = MAX(svsm_end, m->cfg.caa_gpa + PAGE_SIZE);
 	g->pool_next = ALIGN_UP(start, PAGE_2M_SIZE);
@@ -32,12 +33,12 @@ int guest_init(struct emu_guest *g, struct emu_machine *m)
 
 int guest_read(struct emu_guest *g, u64 gpa, void *dst, u64 len)
 {
-	return emu_mem_read(g->m, EMU_GUEST_VMPL, gpa, dst, len, NULL);
+	return emu_mem_read(g->m, g->vmpl, gpa, dst, len, NULL);
 }
 
 int guest_write(struct emu_guest *g, u64 gpa, const void *src, u64 len)
 {
-	return emu_mem_write(g->m, EMU_GUEST_VMPL, gpa, src, len, NULL);
+	return emu_mem_write(g->m, g->vmpl, gpa, src, len, NULL);
 }
 
 /* A C=0 (shared) access by the guest, as used for its GHCB. */
@@ -45,7 +46,7 @@ static int guest_shared_access(struct emu_guest *g, u64 gpa, void *buf, u64 len,
 {
 	struct rmp_fault f;
 
-	if (!rmp_check_access(&g->m->rmp, EMU_GUEST_VMPL, false, gpa, len, write ? RMP_ACCESS_WRITE : RMP_ACCESS_READ,
+	if (!rmp_check_access(&g->m->rmp, g->vmpl, false, gpa, len, write ? RMP_ACCESS_WRITE : RMP_ACCESS_READ,
 			      &f)) {
 		emu_fault_record(g->m, &f);
 		return -1;
@@ -64,7 +65,7 @@ static struct emu_vcpu *guest_emu_vcpu(struct emu_guest *g, u32 apic_id)
 {
 	struct emu_vcpu *v = emu_vcpu_find(g->m, apic_id);
 
-	if (!v || v->vmpl != EMU_GUEST_VMPL || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+	if (!v || v->vmpl != g->vmpl || !v->vmsa_valid[g->vmpl]) {
 		return NULL;
 	}
 	return v;
@@ -73,15 +74,15 @@ static struct emu_vcpu *guest_emu_vcpu(struct emu_guest *g, u32 apic_id)
 /* VMGEXIT with an MSR-protocol request at VMPL1, restoring the MSR afterwards. */
 static u64 guest_msr_request(struct emu_guest *g, struct emu_vcpu *v, u64 request)
 {
-	u64 saved = v->ghcb_msr[EMU_GUEST_VMPL];
+	u64 saved = v->ghcb_msr[g->vmpl];
 	struct emu_vcpu *prev = emu_vcpu_current();
 
-	v->ghcb_msr[EMU_GUEST_VMPL] = request;
+	v->ghcb_msr[g->vmpl] = request;
 	emu_vcpu_set_current(v);
 	emu_hv_vmgexit(g->m, v);
 	emu_vcpu_set_current(prev);
 	u64 resp = v->ghcb_msr[v->vmpl];
-	v->ghcb_msr[EMU_GUEST_VMPL] = saved;
+	v->ghcb_msr[g->vmpl] = saved;
 	return resp;
 }
 
@@ -105,7 +106,7 @@ int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 	}
 	u64 resp = guest_msr_request(g, v, GHCB_MSR_RUN_VMPL(0));
 	g->calls++;
-	if (v->destroyed_while_running || !v->vmsa_valid[EMU_GUEST_VMPL]) {
+	if (v->destroyed_while_running || !v->vmsa_valid[g->vmpl]) {
 		return GUEST_NO_VCPU;
 	}
 	if (GHCB_MSR_INFO(resp) != GHCB_MSR_RUN_VMPL_RESP || GHCB_MSR_RESP_ERROR(resp) != 0) {
@@ -118,12 +119,12 @@ int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 	r->r9 = v->r9;
 	/* xchg(call_pending, 0): a non-zero old value means the SVSM never took the call. */
 	u8 old;
-	if (emu_mem_xchg8(g->m, EMU_GUEST_VMPL, gv->caa_gpa, 0, &old) != 0) {
+	if (emu_mem_xchg8(g->m, g->vmpl, gv->caa_gpa, 0, &old) != 0) {
 		return GUEST_FAULT;
 	}
 	if (g->log_calls) {
 		char line[80];
-		svsm_snprintf(line, sizeof(line), "guest: call on vCPU %u -> rax=0x%llx\n", apic_id,
+		svsm_snprintf(line, sizeof(line), "guest VMPL%u: call on vCPU %u -> rax=0x%llx\n", g->vmpl, apic_id,
 			      (unsigned long long)r->rax);
 		g->m->host.diag(g->m, line);
 	}
@@ -153,7 +154,7 @@ u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u6
 {
 	struct guest_regs r = {.rax = SVSM_CALL(protocol, call), .rcx = rcx, .rdx = rdx, .r8 = r8};
 
-	if (guest_call(g, 0, &r) != GUEST_OK) {
+	if (guest_call(g, g->vcpus[0].apic_id, &r) != GUEST_OK) {
 		return ~0ull;
 	}
 	if (out) {
@@ -166,6 +167,7 @@ u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u6
 static u64 guest_pvalidate_list(struct emu_guest *g, const u64 *entries, u16 n, u16 *failed_at)
 {
 	u64 list = g->vcpus[0].caa_gpa + offsetof(struct svsm_ca, buffer);
+
 	struct svsm_list_hdr hdr = {.entries = n, .next = 0};
 
 	if (guest_write(g, list, &hdr, sizeof(hdr)) != 0 || guest_write(g, list + sizeof(hdr), entries, 8ull * n) != 0) {
@@ -270,28 +272,31 @@ int guest_ghcb_setup(struct emu_guest *g, u32 apic_id)
 	return 0;
 }
 
-/* SNP AP creation from the guest through its GHCB on the startup vCPU. */
-static int guest_ap_create(struct emu_guest *g, unsigned op, u32 apic_id, u64 vmsa_gpa)
+/*
+ * SNP AP creation from the guest through its GHCB on its first vCPU: a context at
+ * @vmsa_vmpl (the guest's own VMPL or a less privileged one) for @apic_id.
+ */
+static int guest_ap_create(struct emu_guest *g, unsigned op, u32 apic_id, u64 vmsa_gpa, u8 vmsa_vmpl)
 {
-	struct guest_vcpu *bsp = guest_vcpu(g, 0);
-	struct emu_vcpu *v = guest_emu_vcpu(g, 0);
+	struct guest_vcpu *first = &g->vcpus[0];
+	struct emu_vcpu *v = guest_emu_vcpu(g, first->apic_id);
 	struct ghcb gh;
 
-	if (!bsp || !v || guest_ghcb_setup(g, 0) != 0) {
+	if (!first->present || !v || guest_ghcb_setup(g, first->apic_id) != 0) {
 		return -1;
 	}
 	memset(&gh, 0, sizeof(gh));
 	gh.protocol_version = GHCB_PROTOCOL_MAX;
 	ghcb_set_sw_exit_code(&gh, SVM_VMGEXIT_AP_CREATION);
-	ghcb_set_sw_exit_info_1(&gh, SVM_AP_EXITINFO1(op, EMU_GUEST_VMPL, apic_id));
+	ghcb_set_sw_exit_info_1(&gh, SVM_AP_EXITINFO1(op, vmsa_vmpl, apic_id));
 	ghcb_set_sw_exit_info_2(&gh, vmsa_gpa);
 	ghcb_set_rax(&gh, EMU_SEV_FEATURES);
-	if (guest_shared_access(g, bsp->ghcb_gpa, &gh, sizeof(gh), true) != 0) {
+	if (guest_shared_access(g, first->ghcb_gpa, &gh, sizeof(gh), true) != 0) {
 		return -1;
 	}
-	v->ghcb_msr[EMU_GUEST_VMPL] = bsp->ghcb_gpa;
+	v->ghcb_msr[g->vmpl] = first->ghcb_gpa;
 	emu_hv_vmgexit(g->m, v);
-	if (guest_shared_access(g, bsp->ghcb_gpa, &gh, sizeof(gh), false) != 0) {
+	if (guest_shared_access(g, first->ghcb_gpa, &gh, sizeof(gh), false) != 0) {
 		return -1;
 	}
 	return ghcb_get_sw_exit_info_1(&gh) == 0 ? 0 : -1;
@@ -307,10 +312,11 @@ int guest_start_vcpu(struct emu_guest *g, u32 apic_id, u64 vmsa_gpa, u64 caa_gpa
 			slot = &g->vcpus[i];
 		}
 	}
-	if (!slot || guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa) != 0) {
+	if (!slot || guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa, g->vmpl) != 0) {
 		return -1;
 	}
-	*slot = (struct guest_vcpu){.present = true, .apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa};
+	*slot = (struct guest_vcpu){
+		.present = true, .apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa, .vmpl = g->vmpl};
 	return 0;
 }
 
@@ -328,7 +334,7 @@ int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out)
 	if (!vmsa_gpa || !caa) {
 		return -1;
 	}
-	guest_vmsa_template(vmsa, EMU_GUEST_VMPL, EMU_SEV_FEATURES);
+	guest_vmsa_template(vmsa, g->vmpl, EMU_SEV_FEATURES);
 	if (guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
 		return -1;
 	}
@@ -366,5 +372,72 @@ int guest_ap_destroy(struct emu_guest *g, u32 apic_id)
 	if (!gv || !gv->vmsa_gpa) {
 		return -1;
 	}
-	return guest_ap_create(g, SVM_AP_DESTROY, apic_id, gv->vmsa_gpa);
+	return guest_ap_create(g, SVM_AP_DESTROY, apic_id, gv->vmsa_gpa, gv->vmpl);
+}
+
+/* See guest.h. */
+int guest_ap_destroy_child(struct emu_guest *g, const struct emu_guest *child, u32 apic_id)
+{
+	const struct guest_vcpu *cv = guest_vcpu((struct emu_guest *)child, apic_id);
+
+	if (!cv || child->parent != g) {
+		return -1;
+	}
+	return guest_ap_create(g, SVM_AP_DESTROY, apic_id, cv->vmsa_gpa, cv->vmpl);
+}
+
+/* See guest.h: RMPADJUST executed by the guest OS at its own VMPL. */
+u32 guest_rmpadjust(struct emu_guest *g, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms)
+{
+	return rmp_rmpadjust(&g->m->rmp, g->vmpl, gpa, size, target_vmpl, perms, false);
+}
+
+/* See guest.h. */
+u64 guest_spawn(struct emu_guest *parent, struct emu_guest *child, u8 vmpl, u32 apic_id, u64 pages)
+{
+	u8 vmsa[VMSA_SIZE];
+
+	if (vmpl <= parent->vmpl || vmpl >= RMP_VMPL_COUNT || pages < 2 || guest_vcpu(parent, apic_id)) {
+		return ~0ull;
+	}
+	/* The child's memory: pages of the parent, lent with full access to the child's VMPL. */
+	u64 pool = guest_alloc_pages(parent, pages);
+	if (!pool) {
+		return ~0ull;
+	}
+	for (u64 p = pool; p < pool + (pages << PAGE_SHIFT); p += PAGE_SIZE) {
+		if (guest_rmpadjust(parent, p, PAGE_SIZE_4K, vmpl, VMPL_PERM_ALL) != RMP_SUCCESS) {
+			return ~0ull;
+		}
+	}
+	memset(child, 0, sizeof(*child));
+	child->m = parent->m;
+	child->vmpl = vmpl;
+	child->parent = parent;
+	child->pool_next = pool;
+	child->pool_end = pool + (pages << PAGE_SHIFT);
+	child->pool_validated_end = child->pool_end;
+	u64 caa = guest_alloc_pages(child, 1);
+	/* The VMSA page is the parent's to give (SNP erratum: not 2 MiB aligned). */
+	u64 vmsa_gpa = guest_alloc_pages(parent, 1);
+	if (vmsa_gpa && IS_ALIGNED(vmsa_gpa, PAGE_2M_SIZE)) {
+		vmsa_gpa = guest_alloc_pages(parent, 1);
+	}
+	if (!caa || !vmsa_gpa) {
+		return ~0ull;
+	}
+	guest_vmsa_template(vmsa, vmpl, EMU_SEV_FEATURES);
+	if (guest_write(parent, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
+		return ~0ull;
+	}
+	u64 rc = guest_svsm(parent, SVSM_PROTOCOL_CORE, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic_id, NULL);
+	if (rc != SVSM_SUCCESS) {
+		return rc;
+	}
+	if (guest_ap_create(parent, SVM_AP_CREATE, apic_id, vmsa_gpa, vmpl) != 0) {
+		return ~0ull;
+	}
+	child->vcpus[0] = (struct guest_vcpu){.present = true, .apic_id = apic_id, .caa_gpa = caa, .vmsa_gpa = vmsa_gpa,
+					      .vmpl = vmpl};
+	return SVSM_SUCCESS;
 }

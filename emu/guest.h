@@ -1,9 +1,12 @@
 /*
- * The guest driver: plays the VMPL1 guest OS. It owns calling areas and VMSAs and issues
+ * The guest driver: plays the guest OSes, at VMPL1 (the boot guest) and, spawned by it,
+ * at less privileged VMPLs. It owns calling areas and VMSAs and issues
  * SVSM calls exactly as Linux does: registers into its vCPU, call_pending = 1, "run
  * VMPL0" through the GHCB MSR protocol, then exchange call_pending with 0 and check the
  * old value; INCOMPLETE and BUSY are retried. Every memory access it makes is a VMPL1
- * access checked against the RMP. Tests, the CLI and fuzzers call the SVSM through it.
+ * access checked against the RMP as the guest's own VMPL. Each guest has its own vCPUs,
+ * calling areas, memory and RMP rights. Tests, the CLI and fuzzers call the SVSM
+ * through it.
  */
 #ifndef EMU_GUEST_H
 #define EMU_GUEST_H
@@ -30,6 +33,7 @@ struct guest_vcpu {
 	u64 caa_gpa;
 	u64 vmsa_gpa;   /* 0 for the startup vCPU (the SVSM created it) */
 	u64 ghcb_gpa;   /* the guest's GHCB on this vCPU, 0 = none */
+	u8 vmpl;        /* the VMPL its context runs at (its guest's) */
 };
 
 #define GUEST_MAX_VCPUS EMU_MAX_VCPUS
@@ -37,6 +41,8 @@ struct guest_vcpu {
 
 struct emu_guest {
 	struct emu_machine *m;
+	u8 vmpl;                  /* every access and call of this guest is made at this VMPL */
+	struct emu_guest *parent; /* the more privileged guest that spawned it, or NULL */
 	struct guest_vcpu vcpus[GUEST_MAX_VCPUS];
 	u64 pool_next;     /* bump allocator over guest memory the driver validates */
 	u64 pool_end;
@@ -50,17 +56,20 @@ struct emu_guest {
 	bool log_calls;    /* trace each call through the host's diag hook (stderr in a process) */
 };
 
-/* Attach to a booted machine; the startup vCPU uses the launch calling area. */
+/*
+ * Attach to a booted machine as the boot guest (at cfg.guest_vmpl); its first vCPU is the
+ * startup vCPU (APIC 0) with the launch calling area.
+ */
 int guest_init(struct emu_guest *g, struct emu_machine *m);
 
 /* Issue one SVSM call on vCPU @apic_id; see enum guest_status. */
 int guest_call(struct emu_guest *g, u32 apic_id, struct guest_regs *r);
 /* Issue exactly one attempt (no INCOMPLETE/BUSY retry), for tests of the raw protocol. */
 int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r);
-/* Shorthand: call protocol/call with RCX/RDX/R8 on the startup vCPU; returns RAX or ~0. */
+/* Shorthand: call protocol/call with RCX/RDX/R8 on the guest's first vCPU; returns RAX or ~0. */
 u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out);
 
-/* VMPL1 accesses to guest memory; -1 (and a recorded fault) when the RMP forbids them. */
+/* Accesses at the guest's VMPL; -1 (and a recorded fault) when the RMP forbids them. */
 int guest_read(struct emu_guest *g, u64 gpa, void *dst, u64 len);
 int guest_write(struct emu_guest *g, u64 gpa, const void *src, u64 len);
 
@@ -90,6 +99,9 @@ u64 guest_create_vcpu(struct emu_guest *g, u32 apic_id, u64 *vmsa_out);
  */
 int guest_ap_destroy(struct emu_guest *g, u32 apic_id);
 
+/* Stop vCPU @apic_id of @child (a guest @g spawned) from @g, through @g's GHCB. 0 or -1. */
+int guest_ap_destroy_child(struct emu_guest *g, const struct emu_guest *child, u32 apic_id);
+
 /* Guest side of a new vCPU: a VMSA page (filled in) and a calling area from the pool. */
 int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out);
 /* After CREATE_VCPU succeeded: SNP AP creation of @vmsa_gpa and the driver's bookkeeping. */
@@ -100,5 +112,18 @@ void guest_vmsa_template(u8 *vmsa, u8 vmpl, u64 sev_features);
 
 /* Set up a GHCB for the guest on @apic_id (invalidate, share, register). 0 or -1. */
 int guest_ghcb_setup(struct emu_guest *g, u32 apic_id);
+
+/* RMPADJUST executed by guest @g at its own VMPL (it may only lower-privilege VMPLs). RMP_* code. */
+u32 guest_rmpadjust(struct emu_guest *g, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms);
+
+/*
+ * Start a guest OS @child at @vmpl (less privileged than @parent) on a new vCPU @apic_id,
+ * as a VMPL1 OS would host a less privileged one: @pages pages of the parent's memory are
+ * lent to the child with full access (RMPADJUST by the parent); the child's calling area
+ * is one of them; the parent gives a VMSA page, calls CREATE_VCPU and starts the vCPU
+ * through SNP AP creation. Returns the SVSM result of CREATE_VCPU, or ~0 if a guest-side
+ * step failed. The child then calls the SVSM on its own (guest_call(child, apic_id, ...)).
+ */
+u64 guest_spawn(struct emu_guest *parent, struct emu_guest *child, u8 vmpl, u32 apic_id, u64 pages);
 
 #endif

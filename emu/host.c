@@ -1,5 +1,7 @@
 /* The emulated machine in a Linux process: mmap'ed memory, calloc'ed RMP, FILE console, longjmp/exit. */
+#include <dlfcn.h>
 #include <setjmp.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -18,6 +20,8 @@ void emu_config_default(struct emu_config *cfg)
 		.console = stderr,
 		.deterministic = false,
 		.seed = 1,
+		.guest_vmpl = EMU_GUEST_VMPL,
+		.legacy_hole = true,
 	};
 }
 
@@ -31,6 +35,43 @@ static void host_console_write(struct emu_machine *m, const char *buf, size_t le
 static void host_diag(struct emu_machine *m, const char *line)
 {
 	fputs(line, stderr);
+}
+
+/*
+ * Name a code address for a finding report: function and file:line from addr2line when
+ * it is installed (binutils), else the nearest exported symbol, else the raw address.
+ * Only runs when a finding is reported.
+ */
+static void host_symbolize(const void *pc, char *buf, size_t size)
+{
+	Dl_info info;
+
+	if (!dladdr(pc, &info) || !info.dli_fname) {
+		snprintf(buf, size, "%p", pc);
+		return;
+	}
+	unsigned long off = (unsigned long)((const char *)pc - (const char *)info.dli_fbase);
+	char cmd[512];
+	/* The return address is the instruction after the call: look one byte back. */
+	snprintf(cmd, sizeof(cmd), "addr2line -f -s -e '%s' 0x%lx 2>/dev/null", info.dli_fname, off - 1);
+	FILE *p = strchr(info.dli_fname, '\'') ? NULL : popen(cmd, "r");
+	char fn[128] = "", line[256] = "";
+	if (p) {
+		if (!fgets(fn, sizeof(fn), p) || !fgets(line, sizeof(line), p)) {
+			fn[0] = line[0] = '\0';
+		}
+		pclose(p);
+	}
+	fn[strcspn(fn, "\n")] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if (fn[0] && fn[0] != '?') {
+		snprintf(buf, size, "%s (%s)", fn, line);
+	} else if (info.dli_sname) {
+		snprintf(buf, size, "%s+0x%lx", info.dli_sname,
+			 (unsigned long)((const char *)pc - (const char *)info.dli_saddr));
+	} else {
+		snprintf(buf, size, "%p", pc);
+	}
 }
 
 /* Termination longjmps to the test's (or the boot's) jump buffer, else ends the process. */
@@ -66,6 +107,7 @@ struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, 
 		.console_write = host_console_write,
 		.diag = host_diag,
 		.terminate = host_terminate,
+		.symbolize = host_symbolize,
 	};
 	/* MAP_NORESERVE: guest memory is sparse, pages appear when first touched. */
 	u8 *mem = mmap(NULL, cfg->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -117,7 +117,9 @@ static u32 hv_run_vmpl(struct emu_machine *m, struct emu_vcpu *v, u8 target)
 	v->vmpl = 0;
 	struct emu_vcpu *prev = emu_vcpu_current();
 	emu_vcpu_set_current(v);
+	emu_request_begin(v);
 	svsm_request_handle();
+	emu_request_end(v);
 	emu_vcpu_set_current(prev);
 	/* The SVSM may have deleted this very VMSA or created a new one. */
 	if (!hv_resume_guest(m, v, from)) {

@@ -1,4 +1,6 @@
 /* The emulated machine: memory, RMP, vCPUs, launch and boot of the SVSM (freestanding). */
+#include <stdarg.h>
+
 #include <svsm/log.h>
 #include <svsm/string.h>
 #include <svsm/vmsa.h>
@@ -68,6 +70,31 @@ const char *emu_fault_kind_name(enum rmp_fault_kind k)
 		return "#NPF(outside guest memory)";
 	}
 	return "?";
+}
+
+void emu_finding(struct emu_machine *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_fetch_add(&m->findings.count, 1, __ATOMIC_RELAXED) == 0) {
+		va_start(ap, fmt);
+		svsm_vsnprintf(m->findings.first, sizeof(m->findings.first), fmt, ap);
+		va_end(ap);
+	}
+}
+
+void emu_request_begin(struct emu_vcpu *v)
+{
+	struct emu_req_trace *t = &v->trace;
+
+	t->active = true;
+	t->reads = t->writes = t->adjusts = 0;
+	t->reads_overflow = t->writes_overflow = t->adjusts_overflow = false;
+}
+
+void emu_request_end(struct emu_vcpu *v)
+{
+	v->trace.active = false;
 }
 
 /* Remember the fault for the harness; the access itself was refused. */
@@ -153,6 +180,12 @@ void emu_terminate(struct emu_machine *m, u8 set, u8 code)
 	m->host.terminate(m);
 }
 
+/* True if [@gpa, @gpa + @len) touches the legacy hole (when the machine has one). */
+bool emu_in_hole(const struct emu_config *c, u64 gpa, u64 len)
+{
+	return c->legacy_hole && len != 0 && gpa < EMU_LEGACY_HOLE_END && gpa + len > EMU_LEGACY_HOLE_START;
+}
+
 bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
 {
 	const char *why = NULL;
@@ -165,6 +198,10 @@ bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
 	} else if (!IS_ALIGNED(c->caa_gpa, PAGE_SIZE) || c->caa_gpa + PAGE_SIZE > c->mem_size ||
 		   (c->caa_gpa >= c->svsm_base && c->caa_gpa < c->svsm_base + c->svsm_size)) {
 		why = "calling area must be a page inside memory and outside the SVSM region";
+	} else if (c->legacy_hole && (emu_in_hole(c, c->svsm_base, c->svsm_size) || emu_in_hole(c, c->caa_gpa, PAGE_SIZE))) {
+		why = "the SVSM region and the calling area must not overlap the 0xA0000-0xFFFFF hole";
+	} else if (c->guest_vmpl < 1 || c->guest_vmpl > 3) {
+		why = "the guest VMPL must be 1, 2 or 3";
 	}
 	if (why && err) {
 		svsm_snprintf(err, err_size, "%s", why);
@@ -182,19 +219,28 @@ void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 	m->rng_state = cfg->seed ? cfg->seed : 1;
 	rmp_init(&m->rmp, entries, pages);
 
-	/* The hypervisor assigns all guest memory as private (KVM's default for SNP). */
+	m->rmp.no_rmpquery = cfg->no_rmpquery;
+	m->rmp.adjust_unvalidated = cfg->rmpadjust_unvalidated;
+
+	/*
+	 * The hypervisor assigns all guest RAM as private (KVM's default for SNP); the legacy
+	 * hole is MMIO/ROM and stays hypervisor-owned (4 KiB entries around it).
+	 */
 	for (u64 gpa = 0; gpa < cfg->mem_size; gpa += PAGE_2M_SIZE) {
-		if (cfg->rmp_2m) {
+		if (cfg->rmp_2m && !emu_in_hole(cfg, gpa, PAGE_2M_SIZE)) {
 			rmp_make_private(&m->rmp, gpa, true);
 		} else {
 			for (u64 p = gpa; p < gpa + PAGE_2M_SIZE; p += PAGE_SIZE) {
-				rmp_make_private(&m->rmp, p, false);
+				if (!emu_in_hole(cfg, p, PAGE_SIZE)) {
+					rmp_make_private(&m->rmp, p, false);
+				}
 			}
 		}
 	}
 	/* Launch: the SVSM region (VMPL0 only) and the startup calling area (guest RW). */
 	static const u8 no_perms[3] = {0, 0, 0};
-	static const u8 guest_rw[3] = {VMPL_PERM_READ | VMPL_PERM_WRITE, 0, 0};
+	u8 guest_rw[3] = {0, 0, 0};
+	guest_rw[cfg->guest_vmpl - 1] = VMPL_PERM_READ | VMPL_PERM_WRITE;
 	for (u64 gpa = cfg->svsm_base; gpa < cfg->svsm_base + cfg->svsm_size; gpa += PAGE_SIZE) {
 		rmp_launch_page(&m->rmp, gpa, no_perms, false);
 	}
@@ -206,7 +252,20 @@ void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 	emu_current_machine = m;
 }
 
-/* Boot the SVSM on the startup vCPU, then run VMPL1 there; see machine.h. */
+/* The guest RAM map the launch hands to the SVSM: all memory but the legacy hole. */
+void emu_machine_ram_map(const struct emu_config *cfg, struct svsm_boot_info *info)
+{
+	info->ram_count = 0;
+	if (cfg->legacy_hole) {
+		info->ram[info->ram_count++] = (struct svsm_ram_range){0, EMU_LEGACY_HOLE_START};
+		info->ram[info->ram_count++] =
+			(struct svsm_ram_range){EMU_LEGACY_HOLE_END, cfg->mem_size - EMU_LEGACY_HOLE_END};
+	} else {
+		info->ram[info->ram_count++] = (struct svsm_ram_range){0, cfg->mem_size};
+	}
+}
+
+/* Boot the SVSM on the startup vCPU, then run the guest's VMPL there; see machine.h. */
 int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size)
 {
 	const struct emu_config *cfg = &m->cfg;
@@ -216,12 +275,13 @@ int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size)
 		.mem_size = cfg->mem_size,
 		.caa_gpa = cfg->caa_gpa,
 		.bsp_apic_id = 0,
-		.guest_vmpl = EMU_GUEST_VMPL,
+		.guest_vmpl = cfg->guest_vmpl,
 		.sev_features = EMU_SEV_FEATURES,
 		.guest_rip = 0xFFFFFFF0,
 		.guest_cr0 = 0x60000010,
 	};
 
+	emu_machine_ram_map(cfg, &info);
 	emu_vcpu_set_current(&m->vcpus[0]);
 	int rc = svsm_boot(&info);
 	if (rc != 0) {
@@ -231,13 +291,13 @@ int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size)
 	}
 	/* svsm_boot handed the guest's VMSA to us through AP creation: run VMPL1 now. */
 	struct emu_vcpu *bsp = &m->vcpus[0];
-	if (!bsp->vmsa_valid[EMU_GUEST_VMPL]) {
+	if (!bsp->vmsa_valid[cfg->guest_vmpl]) {
 		svsm_snprintf(err, err_size, "the SVSM did not create the guest's startup VMSA");
 		emu_vcpu_set_current(NULL);
 		return -1;
 	}
-	bsp->vmpl = EMU_GUEST_VMPL;
-	rmp_set_in_use(&m->rmp, bsp->vmsa_gpa[EMU_GUEST_VMPL], true);
+	bsp->vmpl = cfg->guest_vmpl;
+	rmp_set_in_use(&m->rmp, bsp->vmsa_gpa[cfg->guest_vmpl], true);
 	m->booted = true;
 	emu_vcpu_set_current(NULL);
 	return 0;
@@ -257,6 +317,7 @@ void emu_startup_vcpu_enter_svsm(struct emu_machine *m)
 	struct emu_vcpu *v = emu_vcpu_find(m, 0);
 
 	v->vmpl = 0;
+	v->trace.active = false;
 	emu_vcpu_set_current(v);
 }
 
@@ -265,6 +326,6 @@ void emu_startup_vcpu_leave_svsm(struct emu_machine *m)
 {
 	struct emu_vcpu *v = emu_vcpu_find(m, 0);
 
-	v->vmpl = EMU_GUEST_VMPL;
+	v->vmpl = m->cfg.guest_vmpl;
 	emu_vcpu_set_current(NULL);
 }

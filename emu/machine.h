@@ -26,6 +26,9 @@
 #define EMU_SERIAL_PORT 0x3F8
 #define EMU_SEV_FEATURES 0x1ull            /* SNP active */
 #define EMU_CBIT 51
+/* The legacy VGA/BIOS hole: ROM and MMIO on real machines, never guest RAM. */
+#define EMU_LEGACY_HOLE_START 0xA0000ull
+#define EMU_LEGACY_HOLE_END 0x100000ull
 
 /* Machine configuration (emu_config_default() fills sensible values). */
 struct emu_config {
@@ -37,6 +40,10 @@ struct emu_config {
 	void *console;      /* serial output, a FILE * in a process (emu/host.c); NULL = discard */
 	bool deterministic; /* seeded random source and clock, for fuzzing */
 	u64 seed;
+	u8 guest_vmpl;      /* VMPL of the boot guest OS (SVSM_GUEST_VMPL), 1-3 */
+	bool legacy_hole;   /* [0xA0000, 0x100000) is MMIO/ROM: not RAM, never assigned */
+	bool no_rmpquery;   /* the CPU lacks RMPQUERY (the SVSM then serves guest_vmpl only) */
+	bool rmpadjust_unvalidated; /* RMPADJUST succeeds on pages that are not validated */
 };
 
 /* Kinds of VMGEXIT, for statistics. */
@@ -101,6 +108,42 @@ struct emu_hostile {
 	void *decide_ctx;
 };
 
+/* Sizes of the per-request trace (what the SVSM did for one call on one vCPU). */
+#define EMU_TRACE_READS 64
+#define EMU_TRACE_WRITES 64
+#define EMU_TRACE_ADJUSTS 32
+
+/* One guest-memory read made for the SVSM, with the core code that asked for it. */
+struct emu_trace_read {
+	u64 gpa;
+	u64 len;
+	const void *site;
+};
+
+/* A VMPL's mask on a range of pages the first time the SVSM changed it in this request. */
+struct emu_trace_adjust {
+	u64 pfn;
+	u64 pages;
+	u8 vmpl;
+	u8 old_perms; /* AND of the masks of the range */
+};
+
+/*
+ * What the SVSM did during the request it is serving on a vCPU (from the hypervisor's
+ * switch into VMPL0 to the switch back): every guest-memory read (the double-fetch
+ * check), every guest-memory write, and the masks it changed (so that putting back a
+ * mask the guest had at the start of the request is not taken for a grant of unzeroed
+ * memory). Overflow makes the checks conservative, never silent.
+ */
+struct emu_req_trace {
+	bool active;
+	u32 reads, writes, adjusts;
+	bool reads_overflow, writes_overflow, adjusts_overflow;
+	struct emu_trace_read read[EMU_TRACE_READS];
+	struct emu_trace_read write[EMU_TRACE_WRITES];
+	struct emu_trace_adjust adjust[EMU_TRACE_ADJUSTS];
+};
+
 struct emu_vcpu {
 	bool present;
 	u32 apic_id;
@@ -116,6 +159,16 @@ struct emu_vcpu {
 	 * that counting needs no atomics. */
 	u64 svsm_guest_reads;
 	u64 svsm_guest_writes;
+	struct emu_req_trace trace;
+};
+
+/*
+ * Bugs of the SVSM the machine saw while it ran (a double fetch, a grant of memory that
+ * was not zero...): counted, the first described. The oracle reports every new one.
+ */
+struct emu_findings {
+	u64 count;
+	char first[320];
 };
 
 /* Everything that went wrong at VMPL1+ or in the hypervisor, for the harness to inspect. */
@@ -129,6 +182,12 @@ struct emu_stats {
 	u64 ungranted_nonzero; /* pages granted to VMPL1+ while not zero (invariant) */
 	u64 vmrun_invalid;     /* VMPL1 resumed with EFER.SVME clear or no valid VMSA */
 	u64 console_bytes;
+	/*
+	 * The SVSM executed PVALIDATE/RMPADJUST/RMPQUERY or a private access on a page of
+	 * the MMIO/ROM hole. On KVM that is a nested page fault nobody can resolve: the vCPU
+	 * hangs. The model fails the instruction and counts it; the oracle reports it.
+	 */
+	u64 mmio_stalls;
 };
 
 struct emu_machine;
@@ -141,6 +200,8 @@ struct emu_host {
 	void (*diag)(struct emu_machine *m, const char *line);
 	/* The machine was terminated (m->term_set/term_code are set); never returns. */
 	SVSM_NORETURN void (*terminate)(struct emu_machine *m);
+	/* Optional: describe a code address (function, file:line) for finding reports. */
+	void (*symbolize)(const void *pc, char *buf, size_t size);
 };
 
 struct emu_machine {
@@ -151,6 +212,7 @@ struct emu_machine {
 	struct emu_hostile hostile;
 	struct emu_stats stats;
 	struct emu_fault_log faults;
+	struct emu_findings findings;
 	u64 rng_state;
 	u64 clock_ns;         /* deterministic clock */
 	/* Termination: set when the guest or the SVSM asked the hypervisor to stop it. */
@@ -193,6 +255,10 @@ struct emu_machine *emu_machine_current(void);
  * emu_machine_detach: @m is no longer the current machine.
  */
 bool emu_config_check(const struct emu_config *cfg, char *err, size_t err_size);
+/* True if [@gpa, @gpa + @len) touches the machine's legacy MMIO/ROM hole. */
+bool emu_in_hole(const struct emu_config *cfg, u64 gpa, u64 len);
+/* Fill @info's RAM map (ram_count, ram[]) from @cfg. */
+void emu_machine_ram_map(const struct emu_config *cfg, struct svsm_boot_info *info);
 void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries);
 int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size);
 void emu_machine_detach(struct emu_machine *m);
@@ -249,14 +315,22 @@ u32 emu_cpu_pvalidate(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, u8 target_vmpl,
 		      u8 perms, bool vmsa);
 u32 emu_cpu_rmpquery(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, u8 target_vmpl, u8 *perms);
-int emu_cpu_guest_read(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, void *dst, size_t len);
-int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, const void *src, size_t len);
+/* @site: the code address that asked for the copy (__builtin_return_address), for reports. */
+int emu_cpu_guest_read(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, void *dst, size_t len, const void *site);
+int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, const void *src, size_t len,
+			const void *site);
 void *emu_cpu_phys_to_virt(struct emu_machine *m, u64 gpa);
 u64 emu_cpu_virt_to_phys(struct emu_machine *m, const void *va);
 void *emu_cpu_map_shared(struct emu_machine *m, u64 gpa);
 /* The deterministic clock and random source (cfg.deterministic). */
 u64 emu_cpu_det_clock(struct emu_machine *m);
 void emu_cpu_det_random(struct emu_machine *m, void *buf, size_t len);
+
+/* Record a bug of the SVSM (see struct emu_findings). */
+void emu_finding(struct emu_machine *m, const char *fmt, ...) SVSM_PRINTF(2, 3);
+/* The SVSM starts / finishes serving a request on @v (the hypervisor's VMPL switch). */
+void emu_request_begin(struct emu_vcpu *v);
+void emu_request_end(struct emu_vcpu *v);
 
 /* Log a fault raised by an access that hardware would not have allowed. */
 void emu_fault_record(struct emu_machine *m, const struct rmp_fault *f);

@@ -36,6 +36,8 @@ static void oracle_fail(struct oracle_report *r, const char *fmt, ...)
 void oracle_init(struct oracle_state *o, const struct emu_machine *m)
 {
 	o->ungranted_nonzero_seen = m->stats.ungranted_nonzero;
+	o->findings_seen = m->findings.count;
+	o->mmio_stalls_seen = m->stats.mmio_stalls;
 }
 
 static bool oracle_is_known_vmsa(struct svsm_vcpu **list, u32 n, u64 gpa)
@@ -88,6 +90,16 @@ static void oracle_check_vcpus(struct oracle_report *r, struct oracle_state *o, 
 		oracle_fail(r, "%llu page(s) granted to the guest without being zeroed first",
 			    (unsigned long long)(m->stats.ungranted_nonzero - o->ungranted_nonzero_seen));
 		o->ungranted_nonzero_seen = m->stats.ungranted_nonzero;
+	}
+	if (m->findings.count != o->findings_seen) {
+		oracle_fail(r, "%llu finding(s) of the machine; the first: %s",
+			    (unsigned long long)(m->findings.count - o->findings_seen), m->findings.first);
+		o->findings_seen = m->findings.count;
+	}
+	if (m->stats.mmio_stalls != o->mmio_stalls_seen) {
+		oracle_fail(r, "%llu instruction(s) or access(es) of the SVSM on the MMIO/ROM hole (a hang on KVM)",
+			    (unsigned long long)(m->stats.mmio_stalls - o->mmio_stalls_seen));
+		o->mmio_stalls_seen = m->stats.mmio_stalls;
 	}
 	for (u32 i = 0; i < n; i++) {
 		const struct rmp_entry *e = rmp_entry(&m->rmp, list[i]->guest_vmsa_gpa);

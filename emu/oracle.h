@@ -8,7 +8,9 @@
 #include "machine.h"
 
 struct oracle_state {
-	u64 ungranted_nonzero_seen; /* baseline of the machine's counter */
+	u64 ungranted_nonzero_seen; /* baselines of the machine's counters */
+	u64 findings_seen;
+	u64 mmio_stalls_seen;
 };
 
 /* Remember the current counters as the baseline (after boot). */
@@ -20,7 +22,10 @@ void oracle_init(struct oracle_state *o, const struct emu_machine *m);
  *   - every page of the SVSM region is marked as the SVSM's;
  *   - no SVSM-owned private page is accessible to VMPL1-3;
  *   - no VMSA page is writable by VMPL1-3;
- *   - every page granted to VMPL1-3 was zero when granted;
+ *   - every page granted to VMPL1-3 was zero when granted (or is given back, unwritten,
+ *     to a VMPL that had it when the request began);
+ *   - the machine saw no bug of the SVSM (double fetch: a guest byte read twice in one
+ *     request) and no instruction on the MMIO/ROM hole (a hang on KVM);
  *   - calling areas and VMSAs are disjoint, CAs are not SVSM pages;
  *   - the RMP agrees with the SVSM's bookkeeping: its private pages are validated, every
  *     page with the VMSA bit is a VMSA the SVSM knows, every known VMSA has the bit.

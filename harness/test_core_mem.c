@@ -65,18 +65,22 @@ static void test_deposit_2m(void **state)
 	assert_true(owned_page(a + PAGE_2M_SIZE - PAGE_SIZE));
 }
 
-static void test_deposit_svsm_page_changes_nothing(void **state)
+/* A bad entry k: entry 0 is deposited, entry k refused, next = k, the SVSM page untouched. */
+static void test_deposit_svsm_page_at_k(void **state)
 {
 	struct hx *h = *state;
 	u64 list = hx_page(h);
 	u64 a = hx_page(h);
-	u64 e[2] = {a, h->m->cfg.svsm_base + 0x40000};
-	u64 rmp = hx_hash_rmp(h);
+	u64 e[3] = {a, h->m->cfg.svsm_base + 0x40000, hx_page(h)};
+	struct rmp_entry svsm_before = *hx_rmp(h, e[1]);
+	struct rmp_entry after_before = *hx_rmp(h, e[2]);
 
-	assert_int_equal(deposit(h, list, e, 2), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(deposit(h, list, e, 3), SVSM_ERR_INVALID_ADDRESS);
 	assert_int_equal(hx_list_next(h, list), 1);
-	assert_int_equal(hx_hash_rmp(h), rmp);
-	assert_false(owned_page(a));
+	assert_true(owned_page(a));
+	assert_memory_equal(hx_rmp(h, e[1]), &svsm_before, sizeof(svsm_before));
+	assert_memory_equal(hx_rmp(h, e[2]), &after_before, sizeof(after_before));
+	assert_false(owned_page(e[2]));
 }
 
 static void test_deposit_calling_area_refused(void **state)
@@ -159,13 +163,12 @@ static void test_deposit_page_inside_earlier_2m_refused(void **state)
 	u64 a = region_2m(h);
 	u64 list = hx_page(h);
 	u64 e[3] = {hx_page(h), a | PAGE_SIZE_2M, a + 3 * PAGE_SIZE};
-	u64 rmp = hx_hash_rmp(h);
 
 	assert_int_equal(deposit(h, list, e, 3), SVSM_ERR_INVALID_ADDRESS);
 	assert_int_equal(hx_list_next(h, list), 2);
-	assert_int_equal(hx_hash_rmp(h), rmp);
-	assert_false(owned_page(a));
-	assert_false(owned_page(e[0]));
+	/* Entries 0 and 1 were deposited; entry 2 (inside entry 1) is refused. */
+	assert_true(owned_page(e[0]));
+	assert_true(owned_page(a) && owned_page(a + 3 * PAGE_SIZE));
 }
 
 static void test_deposit_duplicate_refused(void **state)
@@ -177,7 +180,14 @@ static void test_deposit_duplicate_refused(void **state)
 
 	assert_int_equal(deposit(h, list, e, 2), SVSM_ERR_INVALID_ADDRESS);
 	assert_int_equal(hx_list_next(h, list), 1);
-	assert_false(owned_page(a));
+	/* The first occurrence was deposited, the second is refused: the page is taken once. */
+	assert_true(owned_page(a));
+	struct guest_regs r;
+	u64 buf = hx_page(h);
+	assert_int_equal(CORE(h, SVSM_CORE_WITHDRAW_MEM, buf, 0, 0, &r), SVSM_SUCCESS);
+	struct svsm_withdraw_hdr wh;
+	assert_int_equal(guest_read(&h->g, buf, &wh, sizeof(wh)), 0);
+	assert_int_equal(wh.entries, 1);
 }
 
 static void test_deposit_reserved_and_size_bits(void **state)
@@ -345,7 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deposit_pages_grows_pool, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_2m, hx_setup, hx_teardown),
-		cmocka_unit_test_setup_teardown(test_deposit_svsm_page_changes_nothing, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_deposit_svsm_page_at_k, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_calling_area_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_list_page_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_deposit_duplicate_refused, hx_setup, hx_teardown),

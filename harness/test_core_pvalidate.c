@@ -203,18 +203,46 @@ static void test_list_crosses_page(void **state)
 	assert_false(hx_rmp(h, e[0] & ~PAGE_MASK)->validated);
 }
 
-static void test_bad_entry_changes_nothing(void **state)
+/*
+ * A bad entry k: entries before it are done, the entry at k and every later one are not
+ * touched, and next = k (the reference: "next points at the failing entry"), so the guest
+ * never believes a page was validated when it was not.
+ */
+static void test_bad_entry_k_after_valid_entries_are_done(void **state)
 {
 	struct hx *h = *state;
 	u64 list = list_page(h);
 	u64 a = raw_region(h, 2);
-	u64 e[2] = {hx_pval_entry(a, false, true, false), (a + PAGE_SIZE) | 2 | SVSM_PVAL_VALIDATE};
+	u64 e[3] = {hx_pval_entry(a, false, true, false), (a + PAGE_SIZE) | 2 | SVSM_PVAL_VALIDATE,
+		    hx_pval_entry(a + 2 * PAGE_SIZE, false, true, false)};
 
-	u64 rmp = hx_hash_rmp(h);
-	assert_int_equal(pval(h, list, e, 2, 0), SVSM_ERR_INVALID_PARAMETER);
+	assert_int_equal(pval(h, list, e, 3, 0), SVSM_ERR_INVALID_PARAMETER);
 	assert_int_equal(hx_list_next(h, list), 1);
-	/* Validate-first: entry 0 was not processed either. */
-	assert_int_equal(hx_hash_rmp(h), rmp);
+	assert_true(hx_rmp(h, a)->validated);
+	assert_int_equal(hx_rmp(h, a)->perms[1], VMPL_PERM_ALL);
+	assert_false(hx_rmp(h, a + PAGE_SIZE)->validated);
+	assert_false(hx_rmp(h, a + 2 * PAGE_SIZE)->validated);
+	/* The guest fixes entry 1 and re-issues from next: entry 0 is not done twice. */
+	e[1] = hx_pval_entry(a + PAGE_SIZE, false, true, false);
+	assert_int_equal(hx_write_list(h, list, e, 3, 1), 0);
+	assert_int_equal(CORE(h, SVSM_CORE_PVALIDATE, list, 0, 0, NULL), SVSM_SUCCESS);
+	assert_int_equal(hx_list_next(h, list), 3);
+	assert_true(hx_rmp(h, a + 2 * PAGE_SIZE)->validated);
+}
+
+/* The same with the list outside the calling area, and a bad address (not a bad format) at k. */
+static void test_bad_entry_k_list_elsewhere(void **state)
+{
+	struct hx *h = *state;
+	u64 list = hx_page(h);
+	u64 a = raw_region(h, 2);
+	u64 e[3] = {hx_pval_entry(a, false, true, false), hx_pval_entry(h->m->cfg.svsm_base, false, true, false),
+		    hx_pval_entry(a + PAGE_SIZE, false, true, false)};
+
+	assert_int_equal(pval(h, list, e, 3, 0), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(hx_list_next(h, list), 1);
+	assert_true(hx_rmp(h, a)->validated);
+	assert_false(hx_rmp(h, a + PAGE_SIZE)->validated);
 }
 
 static void test_reserved_bits(void **state)
@@ -328,7 +356,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_zero_entries, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_next_out_of_range, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_crosses_page, hx_setup, hx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_entry_changes_nothing, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_entry_k_after_valid_entries_are_done, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_entry_k_list_elsewhere, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_bits, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_2m_entry_misaligned, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_svsm_page_is_invalid_address, hx_setup, hx_teardown),

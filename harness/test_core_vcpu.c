@@ -128,21 +128,22 @@ static void test_create_vmpl_out_of_range(void **state)
 	assert_int_equal(create(h, v, 1), SVSM_ERR_INVALID_PARAMETER);
 }
 
-static void test_create_more_privileged_than_caller(void **state)
+/*
+ * A VMPL1 caller may create a VMPL2 vCPU, whose calling area VMPL2 must be able to use.
+ * The reverse (a VMPL2 caller and a VMPL1 VMSA) runs with a real VMPL2 guest in
+ * multivmpl:test_create_vcpu_more_privileged_than_caller.
+ */
+static void test_create_less_privileged_vcpu(void **state)
 {
 	struct hx *h = *state;
 	struct vc v = prepare(h, 2, EFER_SVME, EMU_SEV_FEATURES);
-	struct vc w = good(h);
-	u64 vmsa2 = v.vmsa;
 
-	/* A VMPL1 caller may create a VMPL2 vCPU ... */
+	/* Its CA is VMPL1-only: VMPL2 could not use it. */
+	assert_int_equal(create(h, v, 1), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(guest_rmpadjust(&h->g, v.caa, PAGE_SIZE_4K, 2, VMPL_PERM_READ | VMPL_PERM_WRITE), RMP_SUCCESS);
 	assert_int_equal(create(h, v, 1), SVSM_SUCCESS);
-	assert_int_equal(hx_rmp(h, vmsa2)->perms[2], VMPL_PERM_READ);
-	/* ... but a VMPL2 caller may not create a VMPL1 one: make the boot VMSA say VMPL2. */
-	u64 boot_vmsa = vcpu_find_apic(0)->guest_vmsa_gpa;
-	emu_mem(h->m, boot_vmsa)[VMSA_VMPL] = 2;
-	assert_int_equal(create(h, w, 2), SVSM_ERR_INVALID_PARAMETER);
-	emu_mem(h->m, boot_vmsa)[VMSA_VMPL] = 1;
+	assert_int_equal(hx_rmp(h, v.vmsa)->perms[2], VMPL_PERM_READ);
+	assert_int_equal(hx_rmp(h, v.vmsa)->perms[1], 0);
 }
 
 static void test_create_svme_clear(void **state)
@@ -247,20 +248,6 @@ static void test_delete_startup_vcpu_refused(void **state)
 	assert_true(hx_rmp(h, boot)->vmsa);
 }
 
-static void test_delete_more_privileged_refused(void **state)
-{
-	struct hx *h = *state;
-	u64 vmsa;
-
-	assert_int_equal(guest_create_vcpu(&h->g, 1, &vmsa), SVSM_SUCCESS);
-	assert_int_equal(guest_ap_destroy(&h->g, 1), 0);
-	/* Pretend the caller runs at VMPL2: it may not delete a VMPL1 vCPU. */
-	u64 boot = vcpu_find_apic(0)->guest_vmsa_gpa;
-	emu_mem(h->m, boot)[VMSA_VMPL] = 2;
-	assert_int_equal(CORE(h, SVSM_CORE_DELETE_VCPU, vmsa, 0, 0, NULL), SVSM_ERR_INVALID_PARAMETER);
-	emu_mem(h->m, boot)[VMSA_VMPL] = 1;
-}
-
 static void test_delete_own_vmsa_never_returns(void **state)
 {
 	struct hx *h = *state;
@@ -316,7 +303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_collides_with_active_ca_and_vmsa, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_vmpl0_rejected, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_vmpl_out_of_range, hx_setup, hx_teardown),
-		cmocka_unit_test_setup_teardown(test_create_more_privileged_than_caller, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_less_privileged_vcpu, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_svme_clear, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_sev_features_mismatch, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_duplicate_apic, hx_setup, hx_teardown),
@@ -327,7 +314,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_unknown_vmsa, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_misaligned, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_startup_vcpu_refused, hx_setup, hx_teardown),
-		cmocka_unit_test_setup_teardown(test_delete_more_privileged_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_own_vmsa_never_returns, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_out_of_memory_asks_for_a_deposit, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_delete_many, hx_setup, hx_teardown),

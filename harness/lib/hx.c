@@ -56,13 +56,29 @@ unsigned hx_oracle(struct hx *h)
 	return n;
 }
 
-u64 hx_call_vcpu(struct hx *h, u32 apic_id, struct guest_regs *r)
+u64 hx_call_guest(struct hx *h, struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 {
-	h->last_status = guest_call(&h->g, apic_id, r);
+	h->last_status = guest_call(g, apic_id, r);
 	if (h->oracle_each_call) {
 		hx_oracle(h);
 	}
 	return h->last_status == GUEST_OK ? (u32)r->rax : ~0ull;
+}
+
+u64 hx_call_vcpu(struct hx *h, u32 apic_id, struct guest_regs *r)
+{
+	return hx_call_guest(h, &h->g, apic_id, r);
+}
+
+u64 hx_core_as(struct hx *h, struct emu_guest *g, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out)
+{
+	struct guest_regs r = {.rax = SVSM_CALL(SVSM_PROTOCOL_CORE, call), .rcx = rcx, .rdx = rdx, .r8 = r8};
+	u64 rc = hx_call_guest(h, g, g->vcpus[0].apic_id, &r);
+
+	if (out) {
+		*out = r;
+	}
+	return rc;
 }
 
 u64 hx_call(struct hx *h, u32 protocol, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out)

@@ -37,6 +37,10 @@ void hx_shutdown(struct hx *h);
 u64 hx_call(struct hx *h, u32 protocol, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out);
 /* Same on any guest vCPU, with raw registers. */
 u64 hx_call_vcpu(struct hx *h, u32 apic_id, struct guest_regs *r);
+/* Same from guest @g (e.g. one spawned at VMPL2) on its vCPU @apic_id. */
+u64 hx_call_guest(struct hx *h, struct emu_guest *g, u32 apic_id, struct guest_regs *r);
+/* Core-protocol call from guest @g's first vCPU; returns RAX or ~0. */
+u64 hx_core_as(struct hx *h, struct emu_guest *g, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out);
 /* Run the oracle now; returns violations found by this check. */
 unsigned hx_oracle(struct hx *h);
 

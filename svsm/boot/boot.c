@@ -5,6 +5,7 @@
  */
 #include <svsm/arch.h>
 #include <svsm/core.h>
+#include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
 #include <svsm/string.h>
@@ -29,9 +30,28 @@ static void boot_console_write(const char *buf, size_t len)
 	arch_console_write(buf, len);
 }
 
+/* RAM ranges: 1 to SVSM_MAX_RAM_RANGES, page aligned, sorted, disjoint, inside memory. */
+static bool boot_ram_valid(const struct svsm_boot_info *b)
+{
+	u64 prev_end = 0;
+
+	if (b->ram_count == 0 || b->ram_count > SVSM_MAX_RAM_RANGES) {
+		return false;
+	}
+	for (u32 i = 0; i < b->ram_count; i++) {
+		const struct svsm_ram_range *r = &b->ram[i];
+		if (!IS_ALIGNED(r->base, PAGE_SIZE) || !IS_ALIGNED(r->size, PAGE_SIZE) || r->size == 0 ||
+		    r->base < prev_end || r->base + r->size < r->base || r->base + r->size > b->mem_size) {
+			return false;
+		}
+		prev_end = r->base + r->size;
+	}
+	return true;
+}
+
 static bool boot_info_valid(const struct svsm_boot_info *b)
 {
-	return IS_ALIGNED(b->svsm_base, PAGE_SIZE) && IS_ALIGNED(b->svsm_size, PAGE_SIZE) && b->svsm_size != 0 &&
+	return boot_ram_valid(b) && IS_ALIGNED(b->svsm_base, PAGE_SIZE) && IS_ALIGNED(b->svsm_size, PAGE_SIZE) && b->svsm_size != 0 &&
 	       IS_ALIGNED(b->mem_size, PAGE_SIZE) && b->svsm_base + b->svsm_size > b->svsm_base &&
 	       b->svsm_base + b->svsm_size <= b->mem_size && IS_ALIGNED(b->caa_gpa, PAGE_SIZE) &&
 	       b->caa_gpa + PAGE_SIZE <= b->mem_size &&
@@ -90,6 +110,10 @@ int svsm_boot(const struct svsm_boot_info *info)
 		return -1;
 	}
 	boot_params = *info;
+	if (!guestmem_is_ram(info->svsm_base, info->svsm_size) || !guestmem_is_ram(info->caa_gpa, PAGE_SIZE)) {
+		return -1;
+	}
+	core_lock_reset();
 	log_set_console(NULL);
 	log_ring_clear();
 	protocol_reset();

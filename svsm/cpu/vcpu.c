@@ -8,6 +8,7 @@
 #include <svsm/log.h>
 #include <svsm/mm.h>
 #include <svsm/string.h>
+#include <svsm/svsm_abi.h>
 
 static SVSM_STATE struct {
 	struct svsm_vcpu *slots[SVSM_MAX_VCPUS];
@@ -98,6 +99,22 @@ bool vcpu_range_has_caa(u64 gpa, u64 len)
 {
 	for (u32 i = 0; i < vcpus.count; i++) {
 		if (vcpu_page_in(ALIGN_DOWN(vcpus.slots[i]->caa_gpa, PAGE_SIZE), gpa, len)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vcpu_table_full(void)
+{
+	return vcpus.count >= SVSM_MAX_VCPUS;
+}
+
+bool vcpu_range_has_caa_header(u64 gpa, u64 len)
+{
+	for (u32 i = 0; i < vcpus.count; i++) {
+		u64 hdr = vcpus.slots[i]->caa_gpa;
+		if (len != 0 && gpa < hdr + sizeof(struct svsm_list_hdr) && hdr < gpa + len) {
 			return true;
 		}
 	}

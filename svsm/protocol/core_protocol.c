@@ -2,14 +2,19 @@
  * The SVSM core protocol (0): REMAP_CA, PVALIDATE, CREATE_VCPU, DELETE_VCPU,
  * DEPOSIT_MEM, WITHDRAW_MEM, QUERY_PROTOCOL, CONFIGURE_VTOM.
  *
- * Every handler decodes and checks all of its input before it changes anything, so a
- * rejected call leaves the RMP, guest memory and the SVSM's state as they were. The list
- * calls (PVALIDATE, DEPOSIT_MEM) are the exception the spec defines: entries are done in
- * order and the list's "next" index records how far they got. Handlers run under
- * core_lock, which also guards the static buffers below.
+ * Every handler decodes and checks its input, including the caller's own rights to every
+ * page it names (svsm/include/svsm/guestmem.h), before it changes anything, so a rejected
+ * call leaves the RMP, guest memory and the SVSM's state as they were. Where an action can
+ * still fail after a first change (the hardware or the hypervisor says no), the failure
+ * path puts back exactly what was there: the permission masks of every guest VMPL are read
+ * with RMPQUERY before they are changed. The list calls (PVALIDATE, DEPOSIT_MEM) work
+ * entry by entry as the spec defines: entries before "next" are done, the entry at "next"
+ * is the one that failed, nothing after it was touched. Handlers run under core_lock,
+ * which also guards the static buffers below.
  */
 #include <svsm/arch.h>
 #include <svsm/core.h>
+#include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
 #include <svsm/string.h>
@@ -19,12 +24,11 @@
 /* PVALIDATE work per call before answering INCOMPLETE, in 4 KiB pages. */
 #define PVALIDATE_BATCH_PAGES 256u
 #define LIST_MAX_ENTRIES ((PAGE_SIZE - sizeof(struct svsm_list_hdr)) / 8)
+#define GUEST_VMPL_FIRST 1
+#define GUEST_VMPL_LAST 3
 
 static SVSM_SCRATCH u64 list_buf[LIST_MAX_ENTRIES];
 static SVSM_SCRATCH void *withdraw_buf[LIST_MAX_ENTRIES];
-/* DEPOSIT_MEM: each entry decoded once (address and 4 KiB page count). */
-static SVSM_SCRATCH u64 deposit_gpa[LIST_MAX_ENTRIES];
-static SVSM_SCRATCH u64 deposit_pages[LIST_MAX_ENTRIES];
 static SVSM_SCRATCH u64 withdraw_gpas[LIST_MAX_ENTRIES];
 static const u8 zero_page[PAGE_SIZE];
 
@@ -34,7 +38,7 @@ static u32 core_rmp_result(u32 rc)
 	if (rc == RMP_SUCCESS) {
 		return SVSM_SUCCESS;
 	}
-	if (rc == RMP_FAULT) {
+	if (rc == RMP_FAULT || rc == RMP_UNSUPPORTED) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	if (rc == RMP_UNCHANGED) {
@@ -51,34 +55,78 @@ static u64 core_page_bytes(enum page_size size)
 	return size == PAGE_SIZE_2M ? PAGE_2M_SIZE : PAGE_SIZE;
 }
 
-/* Grant full access to VMPLs guest_vmpl..@caller_vmpl; undone on failure. */
-u32 core_grant(u64 gpa, enum page_size size, u8 caller_vmpl)
-{
-	u8 first = svsm_boot_params()->guest_vmpl;
+/* --- permission masks of the guest VMPLs ------------------------------------------ */
 
-	for (u8 vmpl = first; vmpl <= caller_vmpl && vmpl <= 3; vmpl++) {
-		u32 rc = arch_rmpadjust(gpa, size, vmpl, VMPL_PERM_ALL, false);
-		if (rc != RMP_SUCCESS) {
-			for (u8 undo = first; undo < vmpl; undo++) {
-				arch_rmpadjust(gpa, size, undo, 0, false);
-			}
-			return rc;
+/* The masks VMPL1-3 hold on one page (or one 2 MiB RMP entry), to put back after a failure. */
+struct core_perms {
+	u8 mask[GUEST_VMPL_LAST + 1];
+};
+
+/*
+ * Read the masks of a validated page. Without RMPQUERY the SVSM only knows what it gave:
+ * the boot guest VMPL has full access, the others none (the SVSM serves no other VMPL
+ * then, see guestmem.h).
+ */
+static void core_perms_save(u64 gpa, struct core_perms *p)
+{
+	u8 boot = svsm_boot_params()->guest_vmpl;
+
+	for (u8 vmpl = GUEST_VMPL_FIRST; vmpl <= GUEST_VMPL_LAST; vmpl++) {
+		u8 mask = 0;
+		u32 rc = arch_rmpquery(gpa, vmpl, &mask);
+		if (rc == RMP_UNSUPPORTED) {
+			mask = vmpl == boot ? VMPL_PERM_ALL : 0;
+		} else if (rc != RMP_SUCCESS) {
+			mask = 0;
 		}
+		p->mask[vmpl] = mask;
 	}
-	return RMP_SUCCESS;
 }
 
-/* Remove every guest VMPL's access. Fails without change if the first adjust fails. */
-u32 core_revoke(u64 gpa, enum page_size size)
+/* Set every guest VMPL's mask to @p (VMPL0 may set any mask, in any order). */
+static u32 core_perms_set(u64 gpa, enum page_size size, const struct core_perms *p)
 {
-	for (u8 vmpl = 1; vmpl <= 3; vmpl++) {
-		u32 rc = arch_rmpadjust(gpa, size, vmpl, 0, false);
-		if (rc != RMP_SUCCESS) {
-			return rc;
+	u32 first_error = RMP_SUCCESS;
+
+	for (u8 vmpl = GUEST_VMPL_FIRST; vmpl <= GUEST_VMPL_LAST; vmpl++) {
+		u32 rc = arch_rmpadjust(gpa, size, vmpl, p->mask[vmpl], false);
+		if (rc != RMP_SUCCESS && first_error == RMP_SUCCESS) {
+			first_error = rc;
 		}
 	}
-	return RMP_SUCCESS;
+	return first_error;
 }
+
+/* Put the saved masks back after a failed action; a failure here is the host's doing. */
+static void core_perms_restore(u64 gpa, enum page_size size, const struct core_perms *p)
+{
+	u32 rc = core_perms_set(gpa, size, p);
+
+	if (rc != RMP_SUCCESS) {
+		log_warn("cannot restore the permissions of %llx (%u)", (unsigned long long)gpa, rc);
+	}
+}
+
+/* Remove every guest VMPL's access to a validated page. */
+static u32 core_revoke(u64 gpa, enum page_size size)
+{
+	static const struct core_perms none;
+
+	return core_perms_set(gpa, size, &none);
+}
+
+/* Full access for the guest VMPLs from the boot VMPL down to @caller_vmpl, none for the rest. */
+static u32 core_grant(u64 gpa, enum page_size size, u8 caller_vmpl)
+{
+	struct core_perms p = {0};
+
+	for (u8 vmpl = svsm_boot_params()->guest_vmpl; vmpl <= caller_vmpl && vmpl <= GUEST_VMPL_LAST; vmpl++) {
+		p.mask[vmpl] = VMPL_PERM_ALL;
+	}
+	return core_perms_set(gpa, size, &p);
+}
+
+/* --- guest ranges -------------------------------------------------------------------- */
 
 /* Zero a validated guest range through the VMPL0 mapping. */
 static bool core_zero_guest(u64 gpa, u64 len)
@@ -97,27 +145,78 @@ static bool core_range_private(u64 gpa, u64 len)
 	return owned_range(gpa, len) || vcpu_range_has_vmsa(gpa, len);
 }
 
-/* Inside guest memory, without wrapping. */
-static bool core_range_in_memory(u64 gpa, u64 len)
+/*
+ * The rights a page-state call needs on [@gpa, @gpa + @len): read and write on every
+ * validated page; a page that is not validated belongs to nobody below VMPL0 yet, so
+ * only the boot guest VMPL (the OS the SVSM was launched for, which owns guest memory)
+ * may name it. *@validated says whether the first page is validated.
+ */
+static u32 core_page_rights(u8 vmpl, u64 gpa, u64 len, bool *validated)
 {
-	return gpa + len >= gpa && gpa + len <= owned_mem_size();
+	u8 boot = svsm_boot_params()->guest_vmpl;
+
+	for (u64 p = gpa; p < gpa + len; p += PAGE_SIZE) {
+		u8 perms = 0;
+		u32 rc = guestmem_rights(vmpl, p, &perms);
+		if (p == gpa) {
+			*validated = rc != RMP_FAULT;
+		}
+		if (rc == RMP_FAULT) {
+			if (vmpl != boot) {
+				return SVSM_ERR_INVALID_ADDRESS;
+			}
+			continue;
+		}
+		if ((perms & GUESTMEM_RW) != GUESTMEM_RW) {
+			return SVSM_ERR_INVALID_ADDRESS;
+		}
+	}
+	return SVSM_SUCCESS;
 }
 
-/* Write the list header's "next" back; a fault there is the guest's own doing. */
-static void core_list_set_next(u64 list_gpa, u16 next)
+/*
+ * Is the page validated? RMPQUERY says so; without it, a one-byte probe through the
+ * VMPL0 mapping (which fails on a page that is not validated).
+ */
+static bool core_page_validated(u64 gpa)
 {
-	if (guestmem_write(list_gpa + offsetof(struct svsm_list_hdr, next), &next, sizeof(next)) != SVSM_SUCCESS) {
+	u8 perms;
+	u32 rc = arch_rmpquery(gpa, 1, &perms);
+
+	if (rc == RMP_UNSUPPORTED) {
+		u8 probe;
+		return arch_guest_read(gpa, &probe, 1) == 0;
+	}
+	return rc == RMP_SUCCESS;
+}
+
+/* Write the list header's "next" back (its page was checked writable for the caller). */
+static void core_list_set_next(const struct svsm_call *c, u64 list_gpa, u16 next)
+{
+	if (guestmem_write(c->caller_vmpl, list_gpa + offsetof(struct svsm_list_hdr, next), &next, sizeof(next)) !=
+	    SVSM_SUCCESS) {
 		log_debug("list header %llx not writable", (unsigned long long)list_gpa);
 	}
 }
 
-/* Read a list (header and entries) at @gpa into list_buf after checking its shape. */
-static u32 core_list_read(u64 gpa, struct svsm_list_hdr *hdr)
+/*
+ * Read a list (header and entries) at @gpa into list_buf after checking its shape. The
+ * caller must be able to write it too: the SVSM writes "next" back.
+ */
+static u32 core_list_read(const struct svsm_call *c, u64 gpa, struct svsm_list_hdr *hdr)
 {
 	if (!IS_ALIGNED(gpa, 8)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	u32 rc = guestmem_read(gpa, hdr, sizeof(*hdr));
+	/* A list over a calling area's header would be read twice and overwritten by the call's end. */
+	if (vcpu_range_has_caa_header(gpa, PAGE_SIZE - (gpa & PAGE_MASK))) {
+		return SVSM_ERR_INVALID_ADDRESS;
+	}
+	u32 rc = guestmem_check(c->caller_vmpl, gpa, sizeof(*hdr), GUESTMEM_RW);
+	if (rc != SVSM_SUCCESS) {
+		return rc;
+	}
+	rc = guestmem_read(c->caller_vmpl, gpa, hdr, sizeof(*hdr));
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
@@ -125,7 +224,9 @@ static u32 core_list_read(u64 gpa, struct svsm_list_hdr *hdr)
 	    (gpa & PAGE_MASK) + sizeof(*hdr) + 8ull * hdr->entries > PAGE_SIZE) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	return guestmem_read(gpa + sizeof(*hdr), list_buf, 8ull * hdr->entries);
+	/* Only the entries from next on are used: entries before it are done. */
+	u64 first = gpa + sizeof(*hdr) + 8ull * hdr->next;
+	return guestmem_read(c->caller_vmpl, first, &list_buf[hdr->next], 8ull * (hdr->entries - hdr->next));
 }
 
 /* --- REMAP_CA ------------------------------------------------------------------------- */
@@ -141,11 +242,16 @@ static u32 core_remap_ca(struct svsm_call *c)
 	if (gpa == v->caa_gpa) {
 		return SVSM_SUCCESS;
 	}
-	if (!core_range_in_memory(gpa, PAGE_SIZE) || core_range_private(gpa, PAGE_SIZE) || vcpu_page_is_caa(gpa)) {
+	if (vcpu_page_is_caa(gpa)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
+	/* The new CA is read and written for this vCPU from now on: its VMPL must own it. */
+	u32 rc = guestmem_check(c->caller_vmpl, gpa, PAGE_SIZE, GUESTMEM_RW);
+	if (rc != SVSM_SUCCESS) {
+		return rc;
+	}
 	/* The new CA starts with call_pending and mem_available cleared. */
-	u32 rc = guestmem_write(gpa, zero_page, sizeof(struct svsm_list_hdr));
+	rc = guestmem_write(c->caller_vmpl, gpa, zero_page, sizeof(struct svsm_list_hdr));
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
@@ -160,12 +266,15 @@ struct pval_entry {
 	enum page_size size;
 	bool validate;
 	bool ignore_cf;
+	bool validated; /* the page was validated when checked */
 };
 
-static u32 core_pval_decode(u64 e, struct pval_entry *out)
+/* Decode and check one entry for the caller (no side effect). */
+static u32 core_pval_decode(const struct svsm_call *c, u64 e, struct pval_entry *out)
 {
 	u64 size = e & SVSM_PVAL_SIZE_MASK;
 
+	out->validated = false;
 	if (size > PAGE_SIZE_2M || (e & SVSM_PVAL_RESERVED_MASK)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
@@ -177,13 +286,13 @@ static u32 core_pval_decode(u64 e, struct pval_entry *out)
 	if (!IS_ALIGNED(out->gpa, len)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	if (!core_range_in_memory(out->gpa, len) || core_range_private(out->gpa, len)) {
+	if (!guestmem_is_ram(out->gpa, len) || core_range_private(out->gpa, len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	return SVSM_SUCCESS;
+	return core_page_rights(c->caller_vmpl, out->gpa, len, &out->validated);
 }
 
-/* Validate (zero, then grant) or invalidate (revoke, then rescind) one entry. */
+/* Validate (zero, then grant) or invalidate (revoke, then rescind) one checked entry. */
 static u32 core_pval_one(const struct pval_entry *p, u8 caller_vmpl)
 {
 	u64 len = core_page_bytes(p->size);
@@ -191,76 +300,85 @@ static u32 core_pval_one(const struct pval_entry *p, u8 caller_vmpl)
 	if (p->validate) {
 		u32 rc = arch_pvalidate(p->gpa, p->size, true);
 		if (rc == RMP_UNCHANGED) {
-			/* Already validated, hence already the guest's: nothing to zero or grant. */
+			/* Already validated, and the caller's (checked): nothing to zero or grant. */
 			return p->ignore_cf ? SVSM_SUCCESS : SVSM_ERR_PVALIDATE_FAIL_UNCHANGED;
 		}
 		if (rc != RMP_SUCCESS) {
 			return core_rmp_result(rc);
 		}
+		/*
+		 * The page was not validated, so no guest VMPL had access to it (RMPUPDATE and
+		 * the SVSM's own rescinds leave every mask empty): failures go back to that.
+		 */
 		if (!core_zero_guest(p->gpa, len)) {
 			arch_pvalidate(p->gpa, p->size, false);
 			return SVSM_ERR_INVALID_ADDRESS;
 		}
 		rc = core_grant(p->gpa, p->size, caller_vmpl);
 		if (rc != RMP_SUCCESS) {
+			core_revoke(p->gpa, p->size);
 			arch_pvalidate(p->gpa, p->size, false);
 			return core_rmp_result(rc);
 		}
 		return SVSM_SUCCESS;
 	}
 
-	u32 rc = core_revoke(p->gpa, p->size);
-	/* FAIL_PERMISSION here means "not validated": PVALIDATE will report unchanged. */
-	if (rc != RMP_SUCCESS && rc != RMP_FAIL_PERMISSION) {
-		return core_rmp_result(rc);
-	}
-	bool revoked = rc == RMP_SUCCESS;
-	rc = arch_pvalidate(p->gpa, p->size, false);
-	if (rc == RMP_UNCHANGED) {
-		return p->ignore_cf ? SVSM_SUCCESS : SVSM_ERR_PVALIDATE_FAIL_UNCHANGED;
-	}
-	if (rc != RMP_SUCCESS) {
-		if (revoked) {
-			core_grant(p->gpa, p->size, caller_vmpl);
+	if (!p->validated) {
+		/* Nothing to revoke on a page that is not validated: PVALIDATE says "unchanged". */
+		u32 rc = arch_pvalidate(p->gpa, p->size, false);
+		if (rc == RMP_UNCHANGED) {
+			return p->ignore_cf ? SVSM_SUCCESS : SVSM_ERR_PVALIDATE_FAIL_UNCHANGED;
 		}
 		return core_rmp_result(rc);
 	}
-	return SVSM_SUCCESS;
+	struct core_perms saved;
+	core_perms_save(p->gpa, &saved);
+	u32 rc = core_revoke(p->gpa, p->size);
+	if (rc != RMP_SUCCESS) {
+		core_perms_restore(p->gpa, p->size, &saved);
+		return core_rmp_result(rc);
+	}
+	rc = arch_pvalidate(p->gpa, p->size, false);
+	if (rc == RMP_SUCCESS) {
+		return SVSM_SUCCESS;
+	}
+	core_perms_restore(p->gpa, p->size, &saved);
+	if (rc == RMP_UNCHANGED) {
+		return p->ignore_cf ? SVSM_SUCCESS : SVSM_ERR_PVALIDATE_FAIL_UNCHANGED;
+	}
+	return core_rmp_result(rc);
 }
 
 static u32 core_pvalidate(struct svsm_call *c)
 {
 	struct svsm_list_hdr hdr;
 	struct pval_entry p;
-	u32 rc = core_list_read(c->rcx, &hdr);
+	u32 rc = core_list_read(c, c->rcx, &hdr);
 
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	/* Check every remaining entry before acting on any. */
-	for (u16 i = hdr.next; i < hdr.entries; i++) {
-		rc = core_pval_decode(list_buf[i], &p);
-		if (rc != SVSM_SUCCESS) {
-			core_list_set_next(c->rcx, i);
-			return rc;
-		}
-	}
+	/* Entry by entry: each is checked completely, then done; the first bad one stops the list. */
 	u64 done = 0;
 	for (u16 i = hdr.next; i < hdr.entries; i++) {
-		core_pval_decode(list_buf[i], &p);
+		rc = core_pval_decode(c, list_buf[i], &p);
+		if (rc != SVSM_SUCCESS) {
+			core_list_set_next(c, c->rcx, i);
+			return rc;
+		}
 		u64 cost = core_page_bytes(p.size) >> PAGE_SHIFT;
 		if (done > 0 && done + cost > PVALIDATE_BATCH_PAGES) {
-			core_list_set_next(c->rcx, i);
+			core_list_set_next(c, c->rcx, i);
 			return SVSM_ERR_INCOMPLETE;
 		}
 		rc = core_pval_one(&p, c->caller_vmpl);
 		if (rc != SVSM_SUCCESS) {
-			core_list_set_next(c->rcx, i);
+			core_list_set_next(c, c->rcx, i);
 			return rc;
 		}
 		done += cost;
 	}
-	core_list_set_next(c->rcx, hdr.entries);
+	core_list_set_next(c, c->rcx, hdr.entries);
 	return SVSM_SUCCESS;
 }
 
@@ -275,7 +393,11 @@ static u32 core_vmsa_check(const u8 *vmsa, u8 caller_vmpl)
 
 	memcpy(&efer, vmsa + VMSA_EFER, sizeof(efer));
 	memcpy(&features, vmsa + VMSA_SEV_FEATURES, sizeof(features));
-	if (vmpl == 0 || vmpl < caller_vmpl || vmpl > 3) {
+	if (vmpl == 0 || vmpl < caller_vmpl || vmpl > GUEST_VMPL_LAST) {
+		return SVSM_ERR_INVALID_PARAMETER;
+	}
+	/* Without RMPQUERY the SVSM serves the boot guest VMPL only (guestmem.h). */
+	if (!guestmem_multi_vmpl() && vmpl != svsm_boot_params()->guest_vmpl) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
 	if (!(efer & EFER_SVME)) {
@@ -287,10 +409,15 @@ static u32 core_vmsa_check(const u8 *vmsa, u8 caller_vmpl)
 	return SVSM_SUCCESS;
 }
 
+/* A guest page the call names for a vCPU: RAM, nobody's VMSA or CA, not the SVSM's. */
+static bool core_vcpu_page_free(u64 gpa)
+{
+	return guestmem_is_ram(gpa, PAGE_SIZE) && !core_range_private(gpa, PAGE_SIZE) && !vcpu_page_is_caa(gpa);
+}
+
 static u32 core_create_vcpu(struct svsm_call *c)
 {
 	static SVSM_SCRATCH u8 vmsa[VMSA_SIZE];
-	static SVSM_SCRATCH u8 recheck[VMSA_SIZE];
 	u64 vmsa_gpa = c->rcx;
 	u64 caa_gpa = c->rdx;
 
@@ -298,55 +425,57 @@ static u32 core_create_vcpu(struct svsm_call *c)
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
 	u32 apic_id = (u32)c->r8;
-	if (vmsa_gpa == caa_gpa) {
+	if (vmsa_gpa == caa_gpa || !core_vcpu_page_free(vmsa_gpa) || !core_vcpu_page_free(caa_gpa)) {
 		return SVSM_ERR_INVALID_ADDRESS;
-	}
-	u64 gpas[2] = {vmsa_gpa, caa_gpa};
-	for (unsigned i = 0; i < 2; i++) {
-		if (!core_range_in_memory(gpas[i], PAGE_SIZE) || core_range_private(gpas[i], PAGE_SIZE) ||
-		    vcpu_page_is_caa(gpas[i])) {
-			return SVSM_ERR_INVALID_ADDRESS;
-		}
 	}
 	if (vcpu_find_apic(apic_id)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	u8 probe;
-	u32 rc = guestmem_read(caa_gpa, &probe, 1);
+	/* The caller gives the VMSA page away and names the CA: it must own both. */
+	u32 rc = guestmem_check(c->caller_vmpl, vmsa_gpa, PAGE_SIZE, GUESTMEM_RW);
+	if (rc == SVSM_SUCCESS) {
+		rc = guestmem_check(c->caller_vmpl, caa_gpa, PAGE_SIZE, GUESTMEM_RW);
+	}
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	rc = guestmem_read(vmsa_gpa, vmsa, VMSA_SIZE);
-	if (rc != SVSM_SUCCESS) {
-		return rc;
-	}
-	rc = core_vmsa_check(vmsa, c->caller_vmpl);
-	if (rc != SVSM_SUCCESS) {
-		return rc;
+	/* Capacity before any change: a table slot and the vCPU's memory. */
+	if (vcpu_table_full()) {
+		return SVSM_ERR_INVALID_REQUEST;
 	}
 	struct svsm_vcpu *nv = mem_zalloc(sizeof(*nv));
 	if (!nv) {
 		return SVSM_RESULT_NEED_MEMORY | 1;
 	}
-	u8 vmpl = vmsa[VMSA_VMPL];
-	/* Take the page away from the guest, then make it a VMSA readable at its VMPL. */
+	/*
+	 * Take the page away from every guest VMPL first, then read it once: what is checked
+	 * is what becomes the VMSA. Any failure from here puts the masks back as they were.
+	 */
+	struct core_perms saved;
+	core_perms_save(vmsa_gpa, &saved);
 	u32 rrc = core_revoke(vmsa_gpa, PAGE_SIZE_4K);
 	if (rrc != RMP_SUCCESS) {
-		mem_free(nv);
-		return rrc == RMP_FAIL_PERMISSION ? SVSM_ERR_INVALID_ADDRESS : core_rmp_result(rrc);
+		rc = core_rmp_result(rrc);
+		goto undo;
 	}
-	/* The guest may have raced us between the copy and the revoke: check what we own now. */
-	if (arch_guest_read(vmsa_gpa, recheck, VMSA_SIZE) != 0 || memcmp(vmsa, recheck, VMSA_SIZE) != 0) {
-		core_zero_guest(vmsa_gpa, PAGE_SIZE);
-		core_grant(vmsa_gpa, PAGE_SIZE_4K, c->caller_vmpl);
-		mem_free(nv);
-		return SVSM_ERR_INVALID_PARAMETER;
+	if (arch_guest_read(vmsa_gpa, vmsa, VMSA_SIZE) != 0) {
+		rc = SVSM_ERR_INVALID_ADDRESS;
+		goto undo;
+	}
+	rc = core_vmsa_check(vmsa, c->caller_vmpl);
+	if (rc != SVSM_SUCCESS) {
+		goto undo;
+	}
+	u8 vmpl = vmsa[VMSA_VMPL];
+	/* The new vCPU's calls read and write its CA as its own VMPL. */
+	rc = guestmem_check(vmpl, caa_gpa, PAGE_SIZE, GUESTMEM_RW);
+	if (rc != SVSM_SUCCESS) {
+		goto undo;
 	}
 	rrc = arch_rmpadjust(vmsa_gpa, PAGE_SIZE_4K, vmpl, VMPL_PERM_READ, true);
 	if (rrc != RMP_SUCCESS) {
-		core_grant(vmsa_gpa, PAGE_SIZE_4K, c->caller_vmpl);
-		mem_free(nv);
-		return core_rmp_result(rrc);
+		rc = core_rmp_result(rrc);
+		goto undo;
 	}
 	nv->apic_id = apic_id;
 	nv->guest_vmsa_gpa = vmsa_gpa;
@@ -354,12 +483,17 @@ static u32 core_create_vcpu(struct svsm_call *c)
 	nv->caa_gpa = caa_gpa;
 	nv->guest_vmpl = vmpl;
 	if (vcpu_insert(nv) != 0) {
+		/* Checked above under the same lock: only a broken table gets here. */
 		arch_rmpadjust(vmsa_gpa, PAGE_SIZE_4K, vmpl, 0, false);
-		core_grant(vmsa_gpa, PAGE_SIZE_4K, c->caller_vmpl);
-		mem_free(nv);
-		return SVSM_ERR_INVALID_REQUEST;
+		rc = SVSM_ERR_INVALID_REQUEST;
+		goto undo;
 	}
 	return SVSM_SUCCESS;
+
+undo:
+	core_perms_restore(vmsa_gpa, PAGE_SIZE_4K, &saved);
+	mem_free(nv);
+	return rc;
 }
 
 static u32 core_delete_vcpu(struct svsm_call *c)
@@ -373,20 +507,17 @@ static u32 core_delete_vcpu(struct svsm_call *c)
 	if (!t || t->startup || t->guest_vmpl < c->caller_vmpl) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	u64 efer;
-	if (arch_guest_read(vmsa_gpa + VMSA_EFER, &efer, sizeof(efer)) != 0) {
-		return SVSM_ERR_INVALID_ADDRESS;
-	}
-	u64 stopped = efer & ~EFER_SVME;
-	if (arch_guest_write(vmsa_gpa + VMSA_EFER, &stopped, sizeof(stopped)) != 0) {
-		return SVSM_ERR_INVALID_ADDRESS;
-	}
-	/* A VMSA that is running cannot be changed: RMPADJUST says FAIL_INUSE. */
+	/*
+	 * Clear the VMSA attribute first: the hardware refuses that (FAIL_INUSE) while the
+	 * VMSA runs, so a running vCPU is found before anything changed, and once the
+	 * attribute is gone nobody can run the page again.
+	 */
 	u32 rc = arch_rmpadjust(vmsa_gpa, PAGE_SIZE_4K, t->guest_vmpl, 0, false);
 	if (rc != RMP_SUCCESS) {
-		arch_guest_write(vmsa_gpa + VMSA_EFER, &efer, sizeof(efer));
 		return rc == RMP_FAIL_INUSE ? SVSM_ERR_DELETE_VCPU_FAIL_INUSE : core_rmp_result(rc);
 	}
+	u64 efer = __atomic_load_n((u64 *)(t->vmsa + VMSA_EFER), __ATOMIC_RELAXED);
+	__atomic_store_n((u64 *)(t->vmsa + VMSA_EFER), efer & ~EFER_SVME, __ATOMIC_RELAXED);
 	/* The page goes back to the guest as a normal page, without its register state. */
 	core_zero_guest(vmsa_gpa, PAGE_SIZE);
 	rc = core_grant(vmsa_gpa, PAGE_SIZE_4K, c->caller_vmpl);
@@ -415,11 +546,16 @@ static void core_update_mem_available(void)
 	u8 avail = mm_withdraw_available() ? 1 : 0;
 
 	if (boot) {
-		arch_guest_write(boot->caa_gpa + SVSM_CA_MEM_AVAILABLE_OFFSET, &avail, 1);
+		guestmem_write(boot->guest_vmpl, boot->caa_gpa + SVSM_CA_MEM_AVAILABLE_OFFSET, &avail, 1);
 	}
 }
 
-static u32 core_deposit_decode(u64 e, u64 list_gpa, u64 *gpa, u64 *pages)
+/*
+ * Decode and check one deposit entry for the caller: guest RAM, not the SVSM's, no VMSA,
+ * no calling area, not the list itself, validated, and the caller's to give (read and
+ * write on every page). No side effect.
+ */
+static u32 core_deposit_decode(const struct svsm_call *c, u64 e, u64 *gpa, u64 *pages)
 {
 	u64 size = e & SVSM_DEPOSIT_SIZE_MASK;
 
@@ -432,69 +568,62 @@ static u32 core_deposit_decode(u64 e, u64 list_gpa, u64 *gpa, u64 *pages)
 	if (!IS_ALIGNED(*gpa, len)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	if (!core_range_in_memory(*gpa, len) || core_range_private(*gpa, len)) {
+	if (!guestmem_is_ram(*gpa, len) || core_range_private(*gpa, len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	/* Neither a calling area nor the list itself can become SVSM memory. */
-	u64 list_page = ALIGN_DOWN(list_gpa, PAGE_SIZE);
+	u64 list_page = ALIGN_DOWN(c->rcx, PAGE_SIZE);
 	if (vcpu_range_has_caa(*gpa, len) || (list_page >= *gpa && list_page - *gpa < len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	return SVSM_SUCCESS;
+	/* The SVSM will use the pages as memory: they must be validated, whatever RMPADJUST does. */
+	for (u64 p = *gpa; p < *gpa + len; p += PAGE_SIZE) {
+		if (!core_page_validated(p)) {
+			return SVSM_ERR_INVALID_ADDRESS;
+		}
+	}
+	return guestmem_check(c->caller_vmpl, *gpa, len, GUESTMEM_RW);
 }
 
 static u32 core_deposit_mem(struct svsm_call *c)
 {
 	struct svsm_list_hdr hdr;
-	u32 rc = core_list_read(c->rcx, &hdr);
+	u32 rc = core_list_read(c, c->rcx, &hdr);
 
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
 	/*
-	 * Decode and check every entry before changing anything; the overlap check compares
-	 * decoded ranges (at most ~130 000 pairs for a full list, no per-page work).
+	 * Entry by entry, each checked completely before it is taken. An entry that overlaps
+	 * an earlier one of the same list finds its pages already owned and is refused.
 	 */
 	for (u16 i = hdr.next; i < hdr.entries; i++) {
 		u64 gpa, pages;
-		rc = core_deposit_decode(list_buf[i], c->rcx, &gpa, &pages);
-		/* Overlap with an earlier entry of this list. */
-		for (u16 j = hdr.next; j < i && rc == SVSM_SUCCESS; j++) {
-			u64 g2 = deposit_gpa[j];
-			if (gpa < g2 + (deposit_pages[j] << PAGE_SHIFT) && g2 < gpa + (pages << PAGE_SHIFT)) {
-				rc = SVSM_ERR_INVALID_ADDRESS;
-			}
-		}
+		rc = core_deposit_decode(c, list_buf[i], &gpa, &pages);
 		if (rc != SVSM_SUCCESS) {
-			core_list_set_next(c->rcx, i);
-			return rc;
+			break;
 		}
-		deposit_gpa[i] = gpa;
-		deposit_pages[i] = pages;
-	}
-	for (u16 i = hdr.next; i < hdr.entries; i++) {
-		u64 gpa = deposit_gpa[i], pages = deposit_pages[i];
 		enum page_size size = pages == 1 ? PAGE_SIZE_4K : PAGE_SIZE_2M;
+		struct core_perms saved;
+		core_perms_save(gpa, &saved);
 		u32 rrc = core_revoke(gpa, size);
 		if (rrc != RMP_SUCCESS) {
-			core_list_set_next(c->rcx, i);
-			core_update_mem_available();
-			return rrc == RMP_FAIL_PERMISSION ? SVSM_ERR_INVALID_ADDRESS : core_rmp_result(rrc);
+			core_perms_restore(gpa, size, &saved);
+			rc = core_rmp_result(rrc);
+			break;
 		}
 		owned_set(gpa, pages, true);
 		if (mm_add_memory(arch_phys_to_virt(gpa), pages, true) != 0) {
-			/* Cannot happen for checked input; give the (zeroed) pages back unchanged in RMP. */
+			/* The allocator refused the range: it stays the guest's, as it was. */
 			owned_set(gpa, pages, false);
-			core_zero_guest(gpa, pages << PAGE_SHIFT);
-			core_grant(gpa, size, c->caller_vmpl);
-			core_list_set_next(c->rcx, i);
-			core_update_mem_available();
-			return SVSM_ERR_INVALID_ADDRESS;
+			core_perms_restore(gpa, size, &saved);
+			rc = SVSM_ERR_INVALID_ADDRESS;
+			break;
 		}
+		hdr.next = (u16)(i + 1);
 	}
-	core_list_set_next(c->rcx, hdr.entries);
+	core_list_set_next(c, c->rcx, rc == SVSM_SUCCESS ? hdr.entries : hdr.next);
 	core_update_mem_available();
-	return SVSM_SUCCESS;
+	return rc;
 }
 
 /* Put withdrawn pages back into the SVSM (rollback of a failed withdraw). */
@@ -517,8 +646,11 @@ static u32 core_withdraw_mem(struct svsm_call *c)
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
 	u64 capacity = (PAGE_SIZE - (gpa & PAGE_MASK) - sizeof(hdr)) / 8;
-	/* The whole buffer must be writable guest memory before anything is taken out. */
-	u32 rc = guestmem_read(gpa, &hdr, sizeof(hdr));
+	if (vcpu_range_has_caa_header(gpa, sizeof(hdr) + 8 * capacity)) {
+		return SVSM_ERR_INVALID_ADDRESS;
+	}
+	/* The whole buffer must be the caller's to write before anything is taken out. */
+	u32 rc = guestmem_check(c->caller_vmpl, gpa, sizeof(hdr) + 8 * capacity, GUESTMEM_RW);
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
@@ -530,6 +662,7 @@ static u32 core_withdraw_mem(struct svsm_call *c)
 		owned_set(pg, 1, false);
 		withdraw_gpas[granted] = pg;
 		if (core_grant(pg, PAGE_SIZE_4K, c->caller_vmpl) != RMP_SUCCESS) {
+			core_revoke(pg, PAGE_SIZE_4K);
 			owned_set(pg, 1, true);
 			break;
 		}
@@ -539,8 +672,8 @@ static u32 core_withdraw_mem(struct svsm_call *c)
 		mm_add_memory(withdraw_buf[i], 1, true);
 	}
 	hdr.entries = (u16)granted;
-	if (guestmem_write(gpa + sizeof(hdr), withdraw_gpas, 8 * granted) != SVSM_SUCCESS ||
-	    guestmem_write(gpa, &hdr, sizeof(hdr)) != SVSM_SUCCESS) {
+	if (guestmem_write(c->caller_vmpl, gpa + sizeof(hdr), withdraw_gpas, 8 * granted) != SVSM_SUCCESS ||
+	    guestmem_write(c->caller_vmpl, gpa, &hdr, sizeof(hdr)) != SVSM_SUCCESS) {
 		core_withdraw_undo(granted);
 		core_update_mem_available();
 		return SVSM_ERR_INVALID_ADDRESS;

@@ -6,6 +6,7 @@
  */
 #include <svsm/arch.h>
 #include <svsm/core.h>
+#include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
 #include <svsm/spinlock.h>
@@ -25,6 +26,11 @@ void core_lock(void)
 void core_unlock(void)
 {
 	spin_unlock(&core_big_lock);
+}
+
+void core_lock_reset(void)
+{
+	core_big_lock = (struct spinlock)SPINLOCK_INIT;
 }
 
 /* Snapshot of the call counters. */
@@ -102,8 +108,14 @@ void svsm_request_handle(void)
 	vmsa_put(vmsa, VMSA_EFER, efer & ~EFER_SVME);
 
 	u64 caa = v->caa_gpa;
+	u8 caller_vmpl = vmsa[VMSA_VMPL];
 	u8 pending = 0;
-	if (vmsa_get(vmsa, VMSA_GUEST_EXITCODE) != VMEXIT_VMGEXIT || arch_guest_read(caa, &pending, 1) != 0 ||
+	/*
+	 * The calling area is read and written for the caller: its VMPL must be able to write
+	 * it. A CA the caller lost access to (or that was rescinded) is no call at all.
+	 */
+	if (vmsa_get(vmsa, VMSA_GUEST_EXITCODE) != VMEXIT_VMGEXIT ||
+	    guestmem_check(caller_vmpl, caa, 2, GUESTMEM_RW) != SVSM_SUCCESS || arch_guest_read(caa, &pending, 1) != 0 ||
 	    pending == 0) {
 		/* Not a call: the host entered us for nothing. Resume the guest. */
 		counters.spurious_entries++;
@@ -118,7 +130,7 @@ void svsm_request_handle(void)
 		.rdx = vmsa_get(vmsa, VMSA_RDX),
 		.r8 = vmsa_get(vmsa, VMSA_R8),
 		.r9 = vmsa_get(vmsa, VMSA_R9),
-		.caller_vmpl = vmsa[VMSA_VMPL],
+		.caller_vmpl = caller_vmpl,
 		.vcpu = v,
 	};
 	v->calls++;

@@ -80,6 +80,9 @@ static SVSM_NORETURN void boot_snp_main(u32 entry, u64 sev_status)
 		.guest_cr0 = snp_launch.guest_cr0,
 		.guest_cr3 = snp_launch.guest_cr3,
 		.guest_cr4 = snp_launch.guest_cr4,
+		/* Guest RAM: everything but the legacy ROM/MMIO hole. */
+		.ram_count = 2,
+		.ram = {{0, 0xA0000}, {0x100000, snp_launch.mem_size - 0x100000}},
 	};
 	if (svsm_boot(&info) != 0) {
 		ghcb_msr_terminate(TERM_SET_SVSM, TERM_SVSM_BOOT);

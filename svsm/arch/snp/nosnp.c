@@ -91,6 +91,8 @@ void nosnp_config_default(struct emu_config *cfg)
 		.console = NULL,
 		.deterministic = false,
 		.seed = 1,
+		.guest_vmpl = EMU_GUEST_VMPL,
+		.legacy_hole = true,
 	};
 }
 
@@ -262,12 +264,12 @@ static void nosnp_vmgexit(void)
 
 static int nosnp_guest_read(u64 gpa, void *dst, size_t len)
 {
-	return emu_cpu_guest_read(nosnp_m(), nosnp_vcpu(), gpa, dst, len);
+	return emu_cpu_guest_read(nosnp_m(), nosnp_vcpu(), gpa, dst, len, __builtin_return_address(0));
 }
 
 static int nosnp_guest_write(u64 gpa, const void *src, size_t len)
 {
-	return emu_cpu_guest_write(nosnp_m(), nosnp_vcpu(), gpa, src, len);
+	return emu_cpu_guest_write(nosnp_m(), nosnp_vcpu(), gpa, src, len, __builtin_return_address(0));
 }
 
 static void *nosnp_phys_to_virt(u64 gpa)

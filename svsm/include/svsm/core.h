@@ -11,6 +11,13 @@
 
 #define SVSM_MAX_VCPUS 256
 #define SVSM_VERSION_STRING "0.1.0"
+#define SVSM_MAX_RAM_RANGES 8
+
+/* A range of guest RAM (page aligned). */
+struct svsm_ram_range {
+	u64 base;
+	u64 size;
+};
 
 /* What the launch tells the SVSM (on hardware: the secrets page and the IGVM parameters). */
 struct svsm_boot_info {
@@ -26,6 +33,13 @@ struct svsm_boot_info {
 	u64 guest_cr0;
 	u64 guest_cr3;
 	u64 guest_cr4;
+	/*
+	 * Guest RAM, sorted and disjoint, inside [0, mem_size). Everything else (the legacy
+	 * 0xA0000-0xFFFFF ROM/MMIO hole, MMIO) is refused whenever a guest names it: on KVM a
+	 * private access or PVALIDATE there is an exit nobody can resolve, so the vCPU hangs.
+	 */
+	u32 ram_count;
+	struct svsm_ram_range ram[SVSM_MAX_RAM_RANGES];
 };
 
 /*
@@ -71,6 +85,13 @@ bool vcpu_page_is_caa(u64 gpa);
  */
 bool vcpu_range_has_vmsa(u64 gpa, u64 len);
 bool vcpu_range_has_caa(u64 gpa, u64 len);
+/*
+ * True if [@gpa, @gpa + @len) overlaps the header (call_pending, mem_available, reserved:
+ * bytes 0-7) of any vCPU's calling area, which the SVSM itself reads and writes.
+ */
+bool vcpu_range_has_caa_header(u64 gpa, u64 len);
+/* True if no vCPU can be added (caller holds core_lock). */
+bool vcpu_table_full(void);
 /* Insert/remove (caller holds core_lock). Insert returns 0, -1 if full or duplicate. */
 int vcpu_insert(struct svsm_vcpu *v);
 void vcpu_remove(struct svsm_vcpu *v);
@@ -93,15 +114,6 @@ bool owned_range(u64 gpa, u64 len);
 void owned_set(u64 gpa, u64 pages, bool owned);
 u64 owned_count(void);
 u64 owned_mem_size(void);
-
-/*
- * Guest memory as hostile input: copy between guest memory and private memory. Fails
- * with SVSM_ERR_INVALID_ADDRESS (returned as the SVSM result code) if the range wraps,
- * leaves guest memory, touches an SVSM-owned page or a VMSA, or faults. Nothing is
- * copied on failure. Returns SVSM_SUCCESS otherwise.
- */
-u32 guestmem_read(u64 gpa, void *dst, u64 len);
-u32 guestmem_write(u64 gpa, const void *src, u64 len);
 
 /* Registers of an SVSM call, read once from the guest VMSA; outputs written back. */
 struct svsm_call {
@@ -134,17 +146,11 @@ u32 protocol_dispatch(struct svsm_call *call);
 /* The core protocol (0). */
 u32 core_protocol_handle(u32 call_id, struct svsm_call *call);
 
-/*
- * Grant / revoke guest access to a validated page range (RMPADJUST for VMPLs from the
- * guest VMPL up to @caller_vmpl, or all guest VMPLs when revoking). Returns an RMP_*
- * code; on failure nothing is left changed.
- */
-u32 core_grant(u64 gpa, enum page_size size, u8 caller_vmpl);
-u32 core_revoke(u64 gpa, enum page_size size);
-
 /* Serialises the core's mutable state (vCPU table, ownership, RMP changes). */
 void core_lock(void);
 void core_unlock(void);
+/* A fresh boot: the lock is free (a terminated machine may have left it taken). */
+void core_lock_reset(void);
 
 /* Boot parameters kept for the handlers. */
 const struct svsm_boot_info *svsm_boot_params(void);
