@@ -10,6 +10,7 @@
 
 #include "guest.h"
 #include "machine.h"
+#include "nosnp.h"
 #include "oracle.h"
 
 struct ktest {

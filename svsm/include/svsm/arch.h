@@ -1,10 +1,13 @@
 /*
  * The arch interface: every privileged operation the SVSM core needs.
  *
- * The core never executes or imitates hardware itself. Two implementations exist and
- * the build picks one (which objects are linked), never an #ifdef in core code:
- *   - svsm/arch/snp/: the real instructions and page tables of an SNP guest at VMPL0;
- *   - emu/arch_emu.c: the same prototypes served by the emulated machine.
+ * The core never executes or imitates hardware itself. Each binary links exactly one
+ * implementation (which objects are linked; never an #ifdef in core code, never a
+ * choice at run time):
+ *   - svsm/arch/snp/hw.c: the real instructions and page tables of an SNP guest at
+ *     VMPL0 (the production image);
+ *   - emu/arch_emu.c: the same prototypes served by the emulated machine in a process;
+ *   - emu/nosnp/arch_nosnp.c: the same, inside the SNP test image without SNP.
  * `make check-freestanding` proves that these prototypes (plus nothing else) are all
  * the core needs from the outside.
  */
