@@ -10,6 +10,7 @@
 
 static const struct ktest_suite *const ktest_suites[] = {
 	&ktest_suite_arch,
+	&ktest_suite_hw,
 	&ktest_suite_mm,
 	&ktest_suite_core,
 };

@@ -1,7 +1,7 @@
 /*
  * The SNP hardware platform of build/svsm.elf: every arch_* function of
- * svsm/include/svsm/arch.h, defined directly on the CPU (PVALIDATE, RMPADJUST, the GHCB
- * MSR, VMGEXIT) and the real hypervisor; the boot that follows the common one
+ * svsm/include/svsm/arch.h, defined directly on the CPU (PVALIDATE, RMPADJUST, RMPQUERY,
+ * the GHCB MSR, VMGEXIT) and the real hypervisor; the boot that follows the common one
  * (SNP required); and the startup vCPU's request loop. Nothing here knows of emulation:
  * the test image links emu/nosnp/ in place of this file.
  */
@@ -44,10 +44,9 @@ u32 arch_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool 
 	return insn_rmpadjust(va, size, (u64)target_vmpl | ((u64)perms << 8) | ((u64)vmsa << 16));
 }
 
-/* Until the image has an RMPQUERY wrapper with a #VC fixup, report the instruction as absent. */
 u32 arch_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
 {
-	return RMP_UNSUPPORTED;
+	return gmem_rmpquery(gpa, target_vmpl, perms);
 }
 
 u64 arch_ghcb_msr_read(void)
@@ -66,49 +65,30 @@ void arch_vmgexit(void)
 }
 
 /*
- * Copy between guest memory and private memory through the direct map. Every page of
- * the range is probed first with a guarded read (a page that is not validated raises
- * #VC 0x404, which the fixup turns into -1), so nothing is copied if any byte faults.
+ * Guest memory is [0, mem_size) of the launch; the copies check the direct map and
+ * faults. An empty copy succeeds wherever it points, as on the model.
  */
-static int hw_guest_check(u64 gpa, size_t len)
+static bool hw_guest_range_ok(u64 gpa, size_t len)
 {
 	const struct svsm_boot_info *b = svsm_boot_params();
 
-	if (len == 0) {
-		return 0;
-	}
-	if (gpa + len < gpa || gpa + len > b->mem_size || gpa + len > PAGING_DIRECT_MAP_LIMIT) {
-		return -1;
-	}
-	for (u64 p = ALIGN_DOWN(gpa, PAGE_SIZE); p < gpa + len; p += PAGE_SIZE) {
-		u8 probe;
-		if (guard_read8(paging_phys_to_virt(MAX(p, gpa)), &probe) != 0) {
-			return -1;
-		}
-	}
-	return 0;
+	return len == 0 || (gpa + len >= gpa && gpa + len <= b->mem_size);
 }
 
 int arch_guest_read(u64 gpa, void *dst, size_t len)
 {
-	if (hw_guest_check(gpa, len) != 0) {
+	if (!hw_guest_range_ok(gpa, len)) {
 		return -1;
 	}
-	if (len) {
-		memcpy(dst, paging_phys_to_virt(gpa), len);
-	}
-	return 0;
+	return gmem_copy_from_guest(dst, gpa, len);
 }
 
 int arch_guest_write(u64 gpa, const void *src, size_t len)
 {
-	if (hw_guest_check(gpa, len) != 0) {
+	if (!hw_guest_range_ok(gpa, len)) {
 		return -1;
 	}
-	if (len) {
-		memcpy(paging_phys_to_virt(gpa), src, len);
-	}
-	return 0;
+	return gmem_copy_to_guest(gpa, src, len);
 }
 
 void *arch_phys_to_virt(u64 gpa)

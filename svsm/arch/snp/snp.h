@@ -116,11 +116,18 @@ struct idt_stats {
 void idt_get_stats(struct idt_stats *out);
 
 /*
- * Guarded accesses (guard.S): a fault (#PF, #GP, #VC page-not-validated) inside them
- * resumes at their fixup, which returns -1; otherwise 0.
+ * Guarded accesses (guard.S): a fault (#PF, #GP, #VC page-not-validated) at one of their
+ * loads or stores resumes at their fixup, which returns -1; otherwise 0.
  */
 int guard_read8(const volatile u8 *p, u8 *out);
 int guard_write8(volatile u8 *p, u8 value);
+/* Copy @len bytes; every load and store is guarded. On -1 a prefix may have been copied. */
+int guard_copy(void *dst, const void *src, size_t len);
+/* RMPQUERY (F3 0F 01 FD) of the page at @va for RDX = @rdx_in; the registers it returned. */
+struct guard_rmpquery_out {
+	u64 rax, rdx, rcx;
+};
+int guard_rmpquery(const void *va, u64 rdx_in, struct guard_rmpquery_out *out);
 /* The fixup for a faulting RIP, or 0 (__ex_table, idt.c). */
 u64 idt_fixup_for(u64 rip);
 
@@ -149,6 +156,23 @@ void serial_printf(const char *fmt, ...) SVSM_PRINTF(1, 2);
 void clock_init(void);
 u64 clock_ns(void);
 u64 clock_tsc_hz(void);
+
+/* --- guest memory on the hardware path (gmem.c) --------------------------------------- */
+
+/*
+ * Copy between private memory and guest-physical memory through the direct map, as
+ * arch_guest_read/write need it on SNP hardware: every page of the range is probed
+ * first with a guarded read, then the copy itself is guarded. -1 if the range leaves
+ * the direct map or any byte faults (#PF, #GP, #VC 0x404). A failed write changes
+ * guest memory only if a page went away between the probe and the copy; a failed
+ * read leaves @dst untouched, or zeroed in that same race.
+ */
+int gmem_copy_from_guest(void *dst, u64 gpa, size_t len);
+int gmem_copy_to_guest(u64 gpa, const void *src, size_t len);
+/* arch_rmpquery on the hardware (see arch.h): RMPQUERY with a #VC fixup, if the CPU has it. */
+u32 gmem_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms);
+/* CPUID 0x8000001F EAX bit 6: the CPU implements RMPQUERY. */
+bool gmem_rmpquery_supported(void);
 
 /* --- #VC (vc.c) ------------------------------------------------------------------------ */
 

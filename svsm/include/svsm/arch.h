@@ -83,7 +83,10 @@ void arch_vmgexit(void);
 /*
  * Copy @len bytes between guest-physical memory at @gpa and private memory, as VMPL0
  * with the C-bit set. Returns 0, or -1 without copying anything if any byte of the
- * range would fault (outside guest memory, not guest-owned, not validated).
+ * range would fault (outside guest memory, not guest-owned, not validated). Only if a
+ * page of the range stops being usable while the copy runs (the guest or hypervisor
+ * racing the call) can hardware leave part of a write done; a failed read never leaves
+ * guest bytes in @dst (docs/image.md).
  */
 int arch_guest_read(u64 gpa, void *dst, size_t len);
 int arch_guest_write(u64 gpa, const void *src, size_t len);
