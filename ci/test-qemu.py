@@ -2,15 +2,17 @@
 """Boot an SVSM image in QEMU (no SNP) and report its in-image tests like a cmocka suite.
 
 usage: ci/test-qemu.py --kernel IMAGE.elf [--timeout S] [--junit FILE] [--log FILE]
-                       [--accel auto|kvm|tcg] [--run] [--bench FILE.json]
+                       [--accel auto|kvm|tcg] [--run [--expect pass|no-snp]] [--bench FILE.json]
 
 The image prints TAP on its serial port (ok N - name / not ok N - name, '# ' diagnostics
-before a failure) and leaves QEMU through isa-debug-exit: status 33 = pass, 35 = fail.
+before a failure) and leaves QEMU through isa-debug-exit: status 33 = pass, 35 = fail,
+37 = the production image found no SEV-SNP (it runs only as an SNP guest's VMPL0 module).
 KVM is used when it really works: the CPU has hardware virtualization (vmx/svm; a
 software KVM such as kvm_pvm cannot run an unmodified kernel image) and the VM-creation
 ioctl on /dev/kvm succeeds; otherwise TCG. A KVM run that QEMU aborts with "KVM internal
 error" is repeated under TCG, and the output says so.
---run: show the serial output and pass QEMU's verdict on (the production image).
+--run: show the serial output and succeed if QEMU exits with the expected status
+(--expect pass: 33; --expect no-snp: 37, what build/svsm.elf must do without SNP).
 --bench: time QEMU start -> last test result (median of 3) under TCG and, when usable,
 KVM, and write them as a JSON list of {name, value, unit}.
 """
@@ -28,6 +30,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 EXIT_PASS = (0x10 << 1) | 1
 EXIT_FAIL = (0x11 << 1) | 1
+EXIT_NO_SNP = (0x12 << 1) | 1
+EXPECT = {"pass": EXIT_PASS, "no-snp": EXIT_NO_SNP}
 KVM_GET_API_VERSION = 0xAE00
 KVM_CREATE_VM = 0xAE01
 RESULT = re.compile(r"^(not ok|ok) (\d+) - (\S+)(?: # (\d+) us)?")
@@ -215,10 +219,12 @@ def cmd_test(args):
 
 def cmd_run(args):
     accel = choose_accel(args.accel)
-    print(f"run-image: {os.path.basename(args.kernel)} under {accel}")
+    want = EXPECT[args.expect]
+    print(f"run-image: {os.path.basename(args.kernel)} under {accel}, expecting exit status {want} ({args.expect})")
     status, _, wall = run_qemu(args.kernel, accel, args.timeout, echo=True)
-    print(f"run-image: QEMU exit status {status} after {wall:.3f} s ({'pass' if status == EXIT_PASS else 'FAIL'})")
-    return 0 if status == EXIT_PASS else 1
+    ok = status == want
+    print(f"run-image: QEMU exit status {status} after {wall:.3f} s ({'as expected' if ok else 'FAIL'})")
+    return 0 if ok else 1
 
 
 def cmd_bench(args):
@@ -257,6 +263,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     ap.add_argument("--run", action="store_true")
+    ap.add_argument("--expect", choices=sorted(EXPECT), default="pass")
     ap.add_argument("--bench")
     args = ap.parse_args()
     if args.bench:

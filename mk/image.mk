@@ -1,10 +1,15 @@
 # The SNP image: the same core sources built freestanding for x86-64 (svsm/arch/snp/),
-# bootable from QEMU's -kernel (PVH), with the emulated machine linked in for its
-# no-SNP platform; plus an image variant that runs the in-image tests (harness/image/).
+# bootable from QEMU's -kernel (PVH). Two images, each with its platform bound at link
+# time (every arch_* function defined once, no run-time table):
+#   build/svsm.elf       production: core + svsm/arch/snp (SNP hardware platform, hw.c)
+#   build/svsm-test.elf  in-image tests: core + the shared parts of svsm/arch/snp + the
+#                        no-SNP platform (emu/nosnp/) and the emulated machine of emu/ +
+#                        harness/image/
 #   make image              build/svsm.elf, build/svsm.bin, build/svsm-test.elf + checks
-#   make test-image-checks  only the checks (no undefined/libc/dynamic symbols, same core objects)
+#   make test-image-checks  only the checks (no undefined/libc/dynamic symbols, same core
+#                           objects, no emulator symbol or emu/ header in the production image)
 #   make test-qemu          boot build/svsm-test.elf in QEMU (KVM if usable, else TCG), TAP -> cmocka summary + JUnit
-#   make run-image          boot the production image (no-SNP self-check) in QEMU
+#   make run-image          boot the production image in QEMU without SNP: it must refuse (status 37)
 #   make launch-config      build/launch/qemu-snp.sh and build/launch/svsm-domain.xml for an SNP host
 #   make bench-image        build/bench/image.json (boot-to-last-result time; part of make bench)
 # Objects go to build/image/ with their own flags; build/obj is never touched.
@@ -18,43 +23,67 @@ IMG_LDS := svsm/arch/snp/svsm.ld
 # No libc, no SSE/x87 state (nothing saves it), no red zone (exceptions use the stack),
 # absolute addressing below 2 GiB (the image runs identity mapped at 1 MiB), and no loops
 # turned into memset/memcpy calls (the image's own copies are the byte loops of string.c).
+# Include paths by part: the core sees svsm/include only, the arch code also its own
+# directory, and only emu/ and harness/image/ objects see emu/ headers.
 IMG_NO_LOOP_CALLS := $(if $(findstring clang,$(notdir $(CC))),,-fno-tree-loop-distribute-patterns)
-IMG_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdlib -nostdinc -isystem $(CC_INCLUDE) \
-	-Isvsm/include -Iemu -Isvsm/arch/snp -fno-stack-protector -fno-pic -fno-pie -mno-red-zone \
+IMG_BASE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdlib -nostdinc -isystem $(CC_INCLUDE) \
+	-fno-stack-protector -fno-pic -fno-pie -mno-red-zone \
 	-mgeneral-regs-only -mcmodel=small -ftls-model=local-exec -fno-asynchronous-unwind-tables \
 	$(IMG_NO_LOOP_CALLS) -fno-strict-aliasing -MMD -MP
+IMG_CORE_CFLAGS := $(IMG_BASE_CFLAGS) -Isvsm/include
+IMG_ARCH_CFLAGS := $(IMG_CORE_CFLAGS) -Isvsm/arch/snp
+IMG_EMU_CFLAGS := $(IMG_ARCH_CFLAGS) -Iemu -Iemu/nosnp
 IMG_ASFLAGS := -fno-pic -fno-pie -MMD -MP
 
 # The same core sources as build/libsvsmcore.a (CORE_SRCS), plus the freestanding-only ones.
 IMG_CORE_SRCS := $(CORE_SRCS) $(FREESTANDING_ONLY_SRCS)
-# The emulated machine's model (freestanding part of emu/): the no-SNP platform runs it.
-IMG_EMU_SRCS := emu/rmp.c emu/hv.c emu/machine.c emu/cpu.c emu/guest.c emu/oracle.c
-IMG_ARCH_SRCS := $(filter-out svsm/arch/snp/image.c,$(sort $(wildcard svsm/arch/snp/*.c))) \
+# svsm/arch/snp: the SNP hardware platform (hw.c, production only) and the rest, which
+# both images share (boot, IDT, paging, per-CPU, serial, #VC, guarded accesses...).
+IMG_HW_SRCS := svsm/arch/snp/hw.c
+IMG_ARCH_SRCS := $(filter-out $(IMG_HW_SRCS),$(sort $(wildcard svsm/arch/snp/*.c))) \
 	$(sort $(wildcard svsm/arch/snp/*.S))
+# The emulated machine's model (freestanding part of emu/) and the no-SNP platform that
+# runs it: the test image only.
+IMG_EMU_SRCS := emu/rmp.c emu/hv.c emu/machine.c emu/cpu.c emu/guest.c emu/oracle.c
+IMG_NOSNP_SRCS := $(sort $(wildcard emu/nosnp/*.c)) $(sort $(wildcard emu/nosnp/*.S))
 IMG_TEST_SRCS := $(sort $(wildcard harness/image/*.c))
 
 img_objs = $(patsubst %.S,$(IMG_B)/%.o,$(patsubst %.c,$(IMG_B)/%.o,$(1)))
 IMG_CORE_OBJS := $(call img_objs,$(IMG_CORE_SRCS))
-IMG_EMU_OBJS := $(call img_objs,$(IMG_EMU_SRCS))
 IMG_ARCH_OBJS := $(call img_objs,$(IMG_ARCH_SRCS))
-IMG_RUN_OBJ := $(IMG_B)/svsm/arch/snp/image.o
+IMG_HW_OBJS := $(call img_objs,$(IMG_HW_SRCS))
+IMG_EMU_OBJS := $(call img_objs,$(IMG_EMU_SRCS))
+IMG_NOSNP_OBJS := $(call img_objs,$(IMG_NOSNP_SRCS))
 IMG_TEST_OBJS := $(call img_objs,$(IMG_TEST_SRCS))
-IMG_COMMON_OBJS := $(IMG_ARCH_OBJS) $(IMG_CORE_OBJS) $(IMG_EMU_OBJS)
+IMG_PROD_OBJS := $(IMG_ARCH_OBJS) $(IMG_HW_OBJS) $(IMG_CORE_OBJS)
+IMG_TEST_ALL_OBJS := $(IMG_ARCH_OBJS) $(IMG_CORE_OBJS) $(IMG_EMU_OBJS) $(IMG_NOSNP_OBJS) $(IMG_TEST_OBJS)
 
-$(IMG_B)/%.o: %.c | $(DEPS_STAMP)
+$(IMG_B)/svsm/arch/%.o: svsm/arch/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(IMG_CFLAGS) -c $< -o $@
+	$(CC) $(IMG_ARCH_CFLAGS) -c $< -o $@
+
+$(IMG_B)/svsm/%.o: svsm/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(IMG_CORE_CFLAGS) -c $< -o $@
+
+$(IMG_B)/emu/%.o: emu/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(IMG_EMU_CFLAGS) -c $< -o $@
+
+$(IMG_B)/harness/%.o: harness/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(IMG_EMU_CFLAGS) -c $< -o $@
 
 $(IMG_B)/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(IMG_ASFLAGS) -c $< -o $@
 
 IMG_LD := ld -m elf_x86_64 -nostdlib -static -z noexecstack -z max-page-size=4096 --no-dynamic-linker
-$(IMG_ELF): $(IMG_COMMON_OBJS) $(IMG_RUN_OBJ) $(IMG_LDS)
-	$(IMG_LD) -T $(IMG_LDS) -Map $(IMG_B)/svsm.map -o $@ $(IMG_COMMON_OBJS) $(IMG_RUN_OBJ)
+$(IMG_ELF): $(IMG_PROD_OBJS) $(IMG_LDS)
+	$(IMG_LD) -T $(IMG_LDS) -Map $(IMG_B)/svsm.map -o $@ $(IMG_PROD_OBJS)
 
-$(IMG_TEST_ELF): $(IMG_COMMON_OBJS) $(IMG_TEST_OBJS) $(IMG_LDS)
-	$(IMG_LD) -T $(IMG_LDS) -Map $(IMG_B)/svsm-test.map -o $@ $(IMG_COMMON_OBJS) $(IMG_TEST_OBJS)
+$(IMG_TEST_ELF): $(IMG_TEST_ALL_OBJS) $(IMG_LDS)
+	$(IMG_LD) -T $(IMG_LDS) -Map $(IMG_B)/svsm-test.map -o $@ $(IMG_TEST_ALL_OBJS)
 
 $(ROOT)/%.bin: $(ROOT)/%.elf
 	objcopy -O binary $< $@
@@ -68,16 +97,26 @@ $(IMG_B)/core-objects.txt: $(IMG_ELF)
 .PHONY: image test-image-checks test-qemu run-image launch-config bench-image check-emu-freestanding
 image: $(IMG_ELF) $(IMG_BIN) $(IMG_TEST_ELF) test-image-checks
 
-test-image-checks: $(IMG_ELF) $(IMG_BIN) $(IMG_TEST_ELF) $(CORE_LIB) $(IMG_B)/core-objects.txt
-	@ci/image-checks.sh $(IMG_ELF) $(IMG_BIN) $(CORE_LIB) $(IMG_B)/core-objects.txt $(IMG_TEST_ELF)
+# The flags the image's core objects are compiled with, for the check that they never
+# see emu/ headers.
+$(IMG_B)/core-cflags.txt: mk/image.mk Makefile
+	@mkdir -p $(@D)
+	@echo '$(IMG_CORE_CFLAGS)' > $@
+
+test-image-checks: $(IMG_ELF) $(IMG_BIN) $(IMG_TEST_ELF) $(CORE_LIB) $(IMG_B)/core-objects.txt $(IMG_B)/core-cflags.txt
+	@ci/image-checks.sh --elf $(IMG_ELF) --bin $(IMG_BIN) --corelib $(CORE_LIB) \
+		--core-list $(IMG_B)/core-objects.txt --core-cflags $(IMG_B)/core-cflags.txt \
+		--core-deps "$(IMG_CORE_OBJS:.o=.d)" --emu-objs "$(IMG_EMU_OBJS) $(IMG_NOSNP_OBJS)" \
+		--also $(IMG_TEST_ELF)
 
 QEMU_TIMEOUT ?= 60
 test-qemu: $(IMG_TEST_ELF)
 	@python3 ci/test-qemu.py --kernel $(IMG_TEST_ELF) --timeout $(QEMU_TIMEOUT) --junit $(ROOT)/junit/qemu.xml \
 		--log $(ROOT)/test-logs/qemu.log
 
+# Without SNP the production image must say so and leave QEMU with status 37 (docs/image.md).
 run-image: $(IMG_ELF)
-	@python3 ci/test-qemu.py --kernel $(IMG_ELF) --timeout $(QEMU_TIMEOUT) --run
+	@python3 ci/test-qemu.py --kernel $(IMG_ELF) --timeout $(QEMU_TIMEOUT) --run --expect no-snp
 
 bench-image: $(IMG_TEST_ELF)
 	@mkdir -p $(ROOT)/bench
@@ -88,7 +127,7 @@ launch-config: $(IMG_ELF) $(IMG_BIN)
 
 BENCH_TARGETS += bench-image
 
-# The emulated machine's model must build freestanding (the image links it): link it with
+# The emulated machine's model must build freestanding (the test image links it): link it with
 # the freestanding core and check that only the arch interface is left undefined.
 IMG_FS_EMU_OBJS := $(IMG_EMU_SRCS:%.c=$(ROOT)/fs/%.o)
 $(IMG_FS_EMU_OBJS): $(ROOT)/fs/%.o: %.c

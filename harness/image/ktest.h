@@ -10,6 +10,7 @@
 
 #include "guest.h"
 #include "machine.h"
+#include "nosnp.h"
 #include "oracle.h"
 
 struct ktest {
@@ -53,6 +54,7 @@ void ktest_as_svsm_end(struct ktest_env *e);
 
 /* The suites, one per file. */
 extern const struct ktest_suite ktest_suite_arch;
+extern const struct ktest_suite ktest_suite_hw;
 extern const struct ktest_suite ktest_suite_mm;
 extern const struct ktest_suite ktest_suite_core;
 

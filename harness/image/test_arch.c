@@ -1,4 +1,4 @@
-/* In-image tests of the image's own machinery: platform choice, IDT and IST stacks, per-CPU/TLS, paging, fixups, clock. */
+/* In-image tests of the image's own machinery: arch binding, IDT and IST stacks, per-CPU/TLS, paging, fixups, clock. */
 #include <svsm/arch.h>
 #include <svsm/ghcb.h>
 #include <svsm/log.h>
@@ -7,20 +7,50 @@
 #include "insn.h"
 #include "ktest.h"
 #include "machine.h"
+#include "nosnp.h"
 #include "snp.h"
 
-/* Without SNP hardware the no-SNP platform serves the arch interface. */
-static void test_platform_is_nosnp(void)
+/*
+ * Without SNP hardware the test image runs; its arch_* functions are bound at link time
+ * to the emulated machine (emu/nosnp/arch_nosnp.c): a guest read is counted by the
+ * modelled vCPU and RMPQUERY answers what the model's RMP holds.
+ */
+static void test_arch_bound_to_model(void)
 {
 	u32 r[4];
+	u8 byte = 0;
+	u8 perms = 0xEE;
 
 	KCHECK(!boot_snp_active(), "SNP reported active under QEMU without SNP");
-	KCHECK(arch_platform() == &nosnp_platform, "platform %s", arch_platform() ? arch_platform()->name : "none");
 	insn_cpuid(0x80000000, 0, r);
 	if (r[0] >= 0x8000001F) {
 		insn_cpuid(0x8000001F, 0, r);
 		KCHECK(!(r[0] & BIT(1)) || !(insn_rdmsr(SEV_STATUS_MSR) & BIT(2)), "SNP bit set");
 	}
+	struct ktest_env *e = ktest_boot();
+	if (!e) {
+		return;
+	}
+	const struct emu_config *cfg = &e->m->cfg;
+	ktest_as_svsm_begin(e);
+	struct emu_vcpu *v = emu_vcpu_current();
+	u64 reads = v->svsm_guest_reads;
+	KCHECK_EQ(arch_guest_read(cfg->caa_gpa, &byte, 1), 0);
+	KCHECK_EQ(v->svsm_guest_reads, reads + 1);
+	/* The calling area is the guest's (VMPL1 read/write), the SVSM region is not. */
+	KCHECK_EQ(arch_rmpquery(cfg->caa_gpa, EMU_GUEST_VMPL, &perms), RMP_SUCCESS);
+	KCHECK_EQ(perms, rmp_entry(&e->m->rmp, cfg->caa_gpa)->perms[EMU_GUEST_VMPL]);
+	KCHECK(perms & VMPL_PERM_WRITE, "calling area not writable by VMPL1 (0x%x)", perms);
+	KCHECK_EQ(arch_rmpquery(cfg->svsm_base, EMU_GUEST_VMPL, &perms), RMP_SUCCESS);
+	KCHECK_EQ(perms, 0);
+	KCHECK_EQ(arch_rmpquery(cfg->caa_gpa, 0, &perms), RMP_FAIL_PERMISSION);
+	KCHECK_EQ(arch_rmpquery(cfg->caa_gpa, 4, &perms), RMP_FAIL_INPUT);
+	/* Guest memory the guest has not validated yet. */
+	KCHECK_EQ(arch_rmpquery(cfg->mem_size - PAGE_SIZE, EMU_GUEST_VMPL, &perms), RMP_FAULT);
+	e->m->rmp.no_rmpquery = true;
+	KCHECK_EQ(arch_rmpquery(cfg->caa_gpa, EMU_GUEST_VMPL, &perms), RMP_UNSUPPORTED);
+	e->m->rmp.no_rmpquery = false;
+	ktest_as_svsm_end(e);
 }
 
 /* INT3 goes through the IDT and resumes after the instruction. */
@@ -183,7 +213,7 @@ static void test_random_source(void)
 }
 
 static const struct ktest tests[] = {
-	{"platform_is_nosnp", test_platform_is_nosnp},
+	{"arch_bound_to_model", test_arch_bound_to_model},
 	{"idt_breakpoint_resumes", test_idt_breakpoint_resumes},
 	{"idt_nmi_on_ist_stack", test_idt_nmi_on_ist_stack},
 	{"guarded_access_fixup", test_guarded_access_fixup},

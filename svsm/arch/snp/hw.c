@@ -1,6 +1,9 @@
 /*
- * The SNP hardware platform: the arch interface served by the CPU (PVALIDATE, RMPADJUST,
- * the GHCB MSR, VMGEXIT) and the real hypervisor, plus the startup vCPU's request loop.
+ * The SNP hardware platform of build/svsm.elf: every arch_* function of
+ * svsm/include/svsm/arch.h, defined directly on the CPU (PVALIDATE, RMPADJUST, RMPQUERY,
+ * the GHCB MSR, VMGEXIT) and the real hypervisor; the boot that follows the common one
+ * (SNP required); and the startup vCPU's request loop. Nothing here knows of emulation:
+ * the test image links emu/nosnp/ in place of this file.
  */
 #include <svsm/arch.h>
 #include <svsm/ghcb_client.h>
@@ -11,22 +14,12 @@
 #include "snp.h"
 
 static struct {
-	u64 sev_status;
 	bool rdrand;
+	bool core_started; /* svsm_boot has begun: vCPU lookups and the GHCB are the core's */
 } hw;
 
-void hw_init(u64 sev_status, u32 apic_id)
-{
-	u32 r[4];
-
-	hw.sev_status = sev_status;
-	insn_cpuid(1, 0, r);
-	hw.rdrand = (r[2] & BIT(30)) != 0;
-	percpu_this()->apic_id = apic_id;
-}
-
 /* PVALIDATE through the direct map; CF=1 with EAX=0 becomes RMP_UNCHANGED. */
-static u32 hw_pvalidate(u64 gpa, enum page_size size, bool validate)
+u32 arch_pvalidate(u64 gpa, enum page_size size, bool validate)
 {
 	void *va = paging_phys_to_virt(gpa);
 	bool unchanged = false;
@@ -41,7 +34,7 @@ static u32 hw_pvalidate(u64 gpa, enum page_size size, bool validate)
 	return rc;
 }
 
-static u32 hw_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
+u32 arch_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
 {
 	void *va = paging_phys_to_virt(gpa);
 
@@ -51,89 +44,89 @@ static u32 hw_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, 
 	return insn_rmpadjust(va, size, (u64)target_vmpl | ((u64)perms << 8) | ((u64)vmsa << 16));
 }
 
-/* Until the image has an RMPQUERY wrapper with a #VC fixup, report the instruction as absent. */
-static u32 hw_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
+u32 arch_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
 {
-	return RMP_UNSUPPORTED;
+	return gmem_rmpquery(gpa, target_vmpl, perms);
 }
 
-static u64 hw_ghcb_msr_read(void)
+u64 arch_ghcb_msr_read(void)
 {
 	return insn_rdmsr(GHCB_MSR);
 }
 
-static void hw_ghcb_msr_write(u64 value)
+void arch_ghcb_msr_write(u64 value)
 {
 	insn_wrmsr(GHCB_MSR, value);
 }
 
-static void hw_vmgexit(void)
+void arch_vmgexit(void)
 {
 	insn_vmgexit();
 }
 
 /*
- * Copy between guest memory and private memory through the direct map. Every page of
- * the range is probed first with a guarded read (a page that is not validated raises
- * #VC 0x404, which the fixup turns into -1), so nothing is copied if any byte faults.
+ * Guest memory is [0, mem_size) of the launch; the copies check the direct map and
+ * faults. An empty copy succeeds wherever it points, as on the model.
  */
-static int hw_guest_check(u64 gpa, size_t len)
+static bool hw_guest_range_ok(u64 gpa, size_t len)
 {
 	const struct svsm_boot_info *b = svsm_boot_params();
 
-	if (len == 0) {
-		return 0;
-	}
-	if (gpa + len < gpa || gpa + len > b->mem_size || gpa + len > PAGING_DIRECT_MAP_LIMIT) {
-		return -1;
-	}
-	for (u64 p = ALIGN_DOWN(gpa, PAGE_SIZE); p < gpa + len; p += PAGE_SIZE) {
-		u8 probe;
-		if (guard_read8(paging_phys_to_virt(MAX(p, gpa)), &probe) != 0) {
-			return -1;
-		}
-	}
-	return 0;
+	return len == 0 || (gpa + len >= gpa && gpa + len <= b->mem_size);
 }
 
-static int hw_guest_read(u64 gpa, void *dst, size_t len)
+int arch_guest_read(u64 gpa, void *dst, size_t len)
 {
-	if (hw_guest_check(gpa, len) != 0) {
+	if (!hw_guest_range_ok(gpa, len)) {
 		return -1;
 	}
-	if (len) {
-		memcpy(dst, paging_phys_to_virt(gpa), len);
-	}
-	return 0;
+	return gmem_copy_from_guest(dst, gpa, len);
 }
 
-static int hw_guest_write(u64 gpa, const void *src, size_t len)
+int arch_guest_write(u64 gpa, const void *src, size_t len)
 {
-	if (hw_guest_check(gpa, len) != 0) {
+	if (!hw_guest_range_ok(gpa, len)) {
 		return -1;
 	}
-	if (len) {
-		memcpy(paging_phys_to_virt(gpa), src, len);
-	}
-	return 0;
+	return gmem_copy_to_guest(gpa, src, len);
 }
 
-static u32 hw_cpu_apic_id(void)
+void *arch_phys_to_virt(u64 gpa)
+{
+	return paging_phys_to_virt(gpa);
+}
+
+u64 arch_virt_to_phys(const void *va)
+{
+	return paging_virt_to_phys(va);
+}
+
+void *arch_map_shared(u64 gpa)
+{
+	return paging_map_shared(gpa);
+}
+
+u32 arch_cpu_apic_id(void)
 {
 	return percpu_this()->apic_id;
 }
 
 /* The serial port through this vCPU's GHCB (IOIO exits); silent before the GHCB exists. */
-static void hw_console_write(const char *buf, size_t len)
+void arch_console_write(const char *buf, size_t len)
 {
-	struct svsm_vcpu *v = vcpu_current();
+	struct svsm_vcpu *v = hw.core_started ? vcpu_current() : NULL;
 
 	if (v && v->ghcb_ready) {
 		ghcb_ioio_write(&v->ghcb, SERIAL_COM1, buf, len);
 	}
 }
 
-static int hw_random(void *buf, size_t len)
+u64 arch_clock_ns(void)
+{
+	return clock_ns();
+}
+
+int arch_random(void *buf, size_t len)
 {
 	if (!hw.rdrand) {
 		return -1;
@@ -142,32 +135,13 @@ static int hw_random(void *buf, size_t len)
 }
 
 /* The GHCB termination request was already made (ghcb_msr_terminate); stop this vCPU. */
-static SVSM_NORETURN void hw_terminate(u8 reason_set, u8 reason_code)
+void arch_terminate(u8 reason_set, u8 reason_code)
 {
 	insn_halt_forever();
 }
 
-const struct snp_platform hw_platform = {
-	.name = "snp",
-	.pvalidate = hw_pvalidate,
-	.rmpadjust = hw_rmpadjust,
-	.rmpquery = hw_rmpquery,
-	.ghcb_msr_read = hw_ghcb_msr_read,
-	.ghcb_msr_write = hw_ghcb_msr_write,
-	.vmgexit = hw_vmgexit,
-	.guest_read = hw_guest_read,
-	.guest_write = hw_guest_write,
-	.phys_to_virt = paging_phys_to_virt,
-	.virt_to_phys = paging_virt_to_phys,
-	.map_shared = paging_map_shared,
-	.cpu_apic_id = hw_cpu_apic_id,
-	.console_write = hw_console_write,
-	.random = hw_random,
-	.terminate = hw_terminate,
-};
-
-/* See snp.h: run the guest's VMPL; when the hypervisor comes back, serve its request. */
-void hw_request_loop(void)
+/* Run the guest's VMPL; when the hypervisor comes back, serve its request. */
+static SVSM_NORETURN void hw_request_loop(void)
 {
 	struct svsm_vcpu *v = vcpu_current();
 	const struct svsm_boot_info *b = svsm_boot_params();
@@ -184,4 +158,83 @@ void hw_request_loop(void)
 		}
 		svsm_request_handle();
 	}
+}
+
+/*
+ * Without SNP this image has nothing to serve: it is the VMPL0 module of an SNP guest
+ * and holds no emulator (build/svsm-test.elf does). Say so on the serial port (which
+ * works without SNP) and leave QEMU with its own status, so that `make run-image` can
+ * tell this answer from a crash or a failure.
+ */
+static SVSM_NORETURN void hw_no_snp(u64 sev_status)
+{
+	u32 r[4];
+	u32 max_ext;
+
+	insn_cpuid(0x80000000, 0, r);
+	max_ext = r[0];
+	r[0] = 0;
+	if (max_ext >= 0x8000001F) {
+		insn_cpuid(0x8000001F, 0, r);
+	}
+	serial_printf("svsm: SVSM %s: SEV-SNP is not active (CPUID 0x8000001F EAX 0x%x, SEV_STATUS 0x%llx)\n",
+		      SVSM_VERSION_STRING, r[0], (unsigned long long)sev_status);
+	serial_printf("svsm: this image runs only as the VMPL0 module of an SEV-SNP guest; "
+		      "build/svsm-test.elf runs the SVSM without SNP. Stopping.\n");
+	boot_exit(BOOT_EXIT_NO_SNP);
+}
+
+/* See snp.h: SNP is required; the launch parameters become the core's boot information. */
+void platform_main(u32 entry, u32 pvh_info, u64 sev_status)
+{
+	u32 r[4];
+
+	if (!boot_snp_active()) {
+		hw_no_snp(sev_status);
+	}
+	if (entry != BOOT_ENTRY_SNP || snp_launch.magic != SNP_LAUNCH_MAGIC) {
+		/* Page tables without the C-bit or no launch parameters: nothing can work. */
+		boot_fatal(TERM_SVSM_BOOT);
+	}
+	insn_cpuid(0x8000001F, 0, r);
+	paging_init(BIT(r[1] & 0x3F));
+	insn_cpuid(1, 0, r);
+	u32 apic_id = r[1] >> 24;
+	hw.rdrand = (r[2] & BIT(30)) != 0;
+	percpu_this()->apic_id = apic_id;
+
+	struct svsm_boot_info info = {
+		.svsm_base = snp_launch.svsm_base,
+		.svsm_size = snp_launch.svsm_size,
+		.mem_size = snp_launch.mem_size,
+		.caa_gpa = snp_launch.caa_gpa,
+		.bsp_apic_id = apic_id,
+		.guest_vmpl = snp_launch.guest_vmpl,
+		/* The guest's vCPUs get this vCPU's features, as Linux does for its APs. */
+		.sev_features = sev_status >> 2,
+		.guest_rip = snp_launch.guest_rip,
+		.guest_rsp = snp_launch.guest_rsp,
+		.guest_cr0 = snp_launch.guest_cr0,
+		.guest_cr3 = snp_launch.guest_cr3,
+		.guest_cr4 = snp_launch.guest_cr4,
+		/* Guest RAM: everything but the legacy ROM/MMIO hole. */
+		.ram_count = 2,
+		.ram = {{0, 0xA0000}, {0x100000, snp_launch.mem_size - 0x100000}},
+	};
+	hw.core_started = true;
+	vc_use_core_ghcb();
+	if (svsm_boot(&info) != 0) {
+		ghcb_msr_terminate(TERM_SET_SVSM, TERM_SVSM_BOOT);
+	}
+	/*
+	 * The image itself (code, data, secrets and CPUID pages) lies outside the SVSM region
+	 * the core manages: mark it as the SVSM's so that no guest call can touch it.
+	 */
+	core_lock();
+	owned_set((u64)__image_start, (u64)(ALIGN_UP((u64)__image_end, PAGE_SIZE) - (u64)__image_start) >> PAGE_SHIFT,
+		  true);
+	core_unlock();
+	/* Port I/O for the PIT goes through #VC and the GHCB, which exists now. */
+	clock_init();
+	hw_request_loop();
 }

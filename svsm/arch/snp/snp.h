@@ -1,8 +1,9 @@
 /*
  * Private interfaces of the SNP image (svsm/arch/snp): boot, per-CPU areas, the IDT,
- * paging, the serial port, the two platforms behind the arch interface (SNP hardware
- * and the no-SNP platform that runs the emulated machine) and the image's main program.
- * Core code never includes this header.
+ * paging, the serial port, guarded guest-memory access and the platform entry. The
+ * platform is bound when linking: build/svsm.elf links the SNP hardware platform
+ * (hw.c), the test image links the no-SNP platform of emu/nosnp/ instead. Core code
+ * never includes this header.
  */
 #ifndef SNP_SNP_H
 #define SNP_SNP_H
@@ -54,6 +55,21 @@ bool boot_snp_active(void);
 /* Stop after an unrecoverable fault: GHCB termination request under SNP, isa-debug-exit without. */
 SVSM_NORETURN void boot_fatal(u8 code);
 
+/* isa-debug-exit (QEMU, -device isa-debug-exit,iobase=0xf4): QEMU's exit status is value << 1 | 1. */
+#define BOOT_EXIT_PORT 0xF4
+#define BOOT_EXIT_PASS 0x10   /* status 33 */
+#define BOOT_EXIT_FAIL 0x11   /* status 35 */
+#define BOOT_EXIT_NO_SNP 0x12 /* status 37: build/svsm.elf booted without SEV-SNP */
+/* Leave QEMU with @value; without the device, halt. Never under SNP (port I/O needs #VC). */
+SVSM_NORETURN void boot_exit(u32 value);
+
+/*
+ * What happens after the common boot (serial, per-CPU area, IDT, SEV_STATUS): defined
+ * by the platform the image links, hw.c in build/svsm.elf (SNP required) and
+ * emu/nosnp/nosnp.c in build/svsm-test.elf (SNP refused). @sev_status is 0 without SEV.
+ */
+SVSM_NORETURN void platform_main(u32 entry, u32 pvh_info, u64 sev_status);
+
 /* --- per-CPU areas (percpu.c) ------------------------------------------------------- */
 
 #define PERCPU_IST_COUNT 4
@@ -100,11 +116,18 @@ struct idt_stats {
 void idt_get_stats(struct idt_stats *out);
 
 /*
- * Guarded accesses (vectors.S): a fault (#PF, #GP, #VC page-not-validated) inside them
- * resumes at their fixup, which returns -1; otherwise 0.
+ * Guarded accesses (guard.S): a fault (#PF, #GP, #VC page-not-validated) at one of their
+ * loads or stores resumes at their fixup, which returns -1; otherwise 0.
  */
 int guard_read8(const volatile u8 *p, u8 *out);
 int guard_write8(volatile u8 *p, u8 value);
+/* Copy @len bytes; every load and store is guarded. On -1 a prefix may have been copied. */
+int guard_copy(void *dst, const void *src, size_t len);
+/* RMPQUERY (F3 0F 01 FD) of the page at @va for RDX = @rdx_in; the registers it returned. */
+struct guard_rmpquery_out {
+	u64 rax, rdx, rcx;
+};
+int guard_rmpquery(const void *va, u64 rdx_in, struct guard_rmpquery_out *out);
 /* The fixup for a faulting RIP, or 0 (__ex_table, idt.c). */
 u64 idt_fixup_for(u64 rip);
 
@@ -134,76 +157,28 @@ void clock_init(void);
 u64 clock_ns(void);
 u64 clock_tsc_hz(void);
 
-/* --- setjmp/longjmp for the image (jump.S) ------------------------------------------- */
+/* --- guest memory on the hardware path (gmem.c) --------------------------------------- */
 
-struct jump_buf {
-	u64 rbx, rbp, r12, r13, r14, r15, rsp, rip;
-};
-/* Returns 0 when saving, the value given to jump_long when resumed. */
-int jump_set(struct jump_buf *b) __attribute__((returns_twice));
-SVSM_NORETURN void jump_long(struct jump_buf *b, int value);
-
-/* --- the platforms behind the arch interface (arch.c, hw.c, nosnp.c) ---------------- */
-
-struct snp_platform {
-	const char *name;
-	u32 (*pvalidate)(u64 gpa, enum page_size size, bool validate);
-	u32 (*rmpadjust)(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa);
-	u32 (*rmpquery)(u64 gpa, u8 target_vmpl, u8 *perms);
-	u64 (*ghcb_msr_read)(void);
-	void (*ghcb_msr_write)(u64 value);
-	void (*vmgexit)(void);
-	int (*guest_read)(u64 gpa, void *dst, size_t len);
-	int (*guest_write)(u64 gpa, const void *src, size_t len);
-	void *(*phys_to_virt)(u64 gpa);
-	u64 (*virt_to_phys)(const void *va);
-	void *(*map_shared)(u64 gpa);
-	u32 (*cpu_apic_id)(void);
-	void (*console_write)(const char *buf, size_t len);
-	int (*random)(void *buf, size_t len);
-	SVSM_NORETURN void (*terminate)(u8 reason_set, u8 reason_code);
-};
-
-/* Chosen once at boot (boot.c), before the core runs. */
-void arch_select(const struct snp_platform *p);
-const struct snp_platform *arch_platform(void);
-
-extern const struct snp_platform hw_platform;
-extern const struct snp_platform nosnp_platform;
-
-/* SNP hardware (hw.c): launch state kept for the #VC handler and the request loop. */
-void hw_init(u64 sev_status, u32 apic_id);
-/* The startup vCPU's request loop on hardware: run the guest, handle its call, repeat. */
-SVSM_NORETURN void hw_request_loop(void);
-
-/* The #VC handler (vc.c); true if handled (RIP advanced). */
-bool vc_handle(struct idt_frame *f);
-
-/* --- the no-SNP platform (nosnp.c) ------------------------------------------------------ */
-
-struct emu_config;
-struct emu_machine;
-
-/* isa-debug-exit (QEMU): status = value << 1 | 1. */
-#define NOSNP_EXIT_PORT 0xF4
-#define NOSNP_EXIT_PASS 0x10
-#define NOSNP_EXIT_FAIL 0x11
-
-/* Find RAM for the emulated machine in the PVH memory map; 0 or -1. */
-int nosnp_init(u32 pvh_info);
 /*
- * A fresh emulated machine (zeroed memory, new RMP) with the SVSM booted on it, as
- * emu_machine_create does in a process. NULL with a reason in @err on failure.
+ * Copy between private memory and guest-physical memory through the direct map, as
+ * arch_guest_read/write need it on SNP hardware: every page of the range is probed
+ * first with a guarded read, then the copy itself is guarded. -1 if the range leaves
+ * the direct map or any byte faults (#PF, #GP, #VC 0x404). A failed write changes
+ * guest memory only if a page went away between the probe and the copy; a failed
+ * read leaves @dst untouched, or zeroed in that same race.
  */
-struct emu_machine *nosnp_machine_boot(const struct emu_config *cfg, char *err, size_t err_size);
-/* The default configuration of the image's emulated machine. */
-void nosnp_config_default(struct emu_config *cfg);
-/* Run @fn(@arg); true if the machine was terminated meanwhile (set and code in @m). */
-bool nosnp_catch_termination(struct emu_machine *m, void (*fn)(void *), void *arg);
-SVSM_NORETURN void nosnp_exit(u32 value);
+int gmem_copy_from_guest(void *dst, u64 gpa, size_t len);
+int gmem_copy_to_guest(u64 gpa, const void *src, size_t len);
+/* arch_rmpquery on the hardware (see arch.h): RMPQUERY with a #VC fixup, if the CPU has it. */
+u32 gmem_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms);
+/* CPUID 0x8000001F EAX bit 6: the CPU implements RMPQUERY. */
+bool gmem_rmpquery_supported(void);
 
-/* --- the program the image runs once booted (image.c in the production image, harness/image/ktest.c in the test image) ------------ */
+/* --- #VC (vc.c) ------------------------------------------------------------------------ */
 
-SVSM_NORETURN void image_run(void);
+/* The #VC handler; true if handled (RIP advanced). */
+bool vc_handle(struct idt_frame *f);
+/* From now on #VC may use the core's GHCB of this vCPU (once svsm_boot is running). */
+void vc_use_core_ghcb(void);
 
 #endif

@@ -52,10 +52,18 @@ static bool vc_cpuid_table(u32 leaf, u32 sub, u32 out[4])
 	return true;
 }
 
+static bool vc_core_ghcb;
+
+/* See snp.h: called by the hardware platform just before svsm_boot. */
+void vc_use_core_ghcb(void)
+{
+	vc_core_ghcb = true;
+}
+
 /* This vCPU's GHCB, once the core registered one. */
 static struct ghcb_page *vc_ghcb(void)
 {
-	if (!arch_platform()) {
+	if (!vc_core_ghcb) {
 		return NULL; /* early boot: the core does not exist yet */
 	}
 	struct svsm_vcpu *v = vcpu_current();

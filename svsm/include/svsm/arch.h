@@ -1,10 +1,13 @@
 /*
  * The arch interface: every privileged operation the SVSM core needs.
  *
- * The core never executes or imitates hardware itself. Two implementations exist and
- * the build picks one (which objects are linked), never an #ifdef in core code:
- *   - svsm/arch/snp/: the real instructions and page tables of an SNP guest at VMPL0;
- *   - emu/arch_emu.c: the same prototypes served by the emulated machine.
+ * The core never executes or imitates hardware itself. Each binary links exactly one
+ * implementation (which objects are linked; never an #ifdef in core code, never a
+ * choice at run time):
+ *   - svsm/arch/snp/hw.c: the real instructions and page tables of an SNP guest at
+ *     VMPL0 (the production image);
+ *   - emu/arch_emu.c: the same prototypes served by the emulated machine in a process;
+ *   - emu/nosnp/arch_nosnp.c: the same, inside the SNP test image without SNP.
  * `make check-freestanding` proves that these prototypes (plus nothing else) are all
  * the core needs from the outside.
  */
@@ -80,7 +83,10 @@ void arch_vmgexit(void);
 /*
  * Copy @len bytes between guest-physical memory at @gpa and private memory, as VMPL0
  * with the C-bit set. Returns 0, or -1 without copying anything if any byte of the
- * range would fault (outside guest memory, not guest-owned, not validated).
+ * range would fault (outside guest memory, not guest-owned, not validated). Only if a
+ * page of the range stops being usable while the copy runs (the guest or hypervisor
+ * racing the call) can hardware leave part of a write done; a failed read never leaves
+ * guest bytes in @dst (docs/image.md).
  */
 int arch_guest_read(u64 gpa, void *dst, size_t len);
 int arch_guest_write(u64 gpa, const void *src, size_t len);

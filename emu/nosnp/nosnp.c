@@ -1,8 +1,9 @@
 /*
- * The no-SNP platform: without SEV-SNP the image runs the SVSM core on the same
- * emulated machine as the userspace build (emu/: RMP and VMPL model, the GHCB
- * hypervisor, the guest driver, the oracle), compiled freestanding into the image. Its
- * guest memory is a block of the image's own RAM, found in the PVH memory map.
+ * The no-SNP platform of the test image: without SEV-SNP the image runs the SVSM core
+ * on the same emulated machine as the userspace build (emu/: RMP and VMPL model, the
+ * GHCB hypervisor, the guest driver, the oracle), compiled freestanding. Its guest
+ * memory is a block of the image's own RAM, found in the PVH memory map. The arch
+ * interface on that machine is arch_nosnp.c.
  */
 #include <svsm/arch.h>
 #include <svsm/ghcb.h>
@@ -11,6 +12,7 @@
 
 #include "insn.h"
 #include "machine.h"
+#include "nosnp.h"
 #include "snp.h"
 
 #define NOSNP_MEM_MAX (64ull << 20)
@@ -44,16 +46,12 @@ static struct emu_machine nosnp_machine;
 static struct rmp_entry nosnp_rmp[NOSNP_MEM_MAX >> PAGE_SHIFT];
 static u8 *nosnp_ram;
 static u64 nosnp_ram_size;
-static bool nosnp_rdrand;
 
-/* See snp.h: the largest RAM range above the image and NOSNP_MEM_LOW, up to NOSNP_MEM_MAX. */
+/* See nosnp.h: the largest RAM range above the image and NOSNP_MEM_LOW, up to NOSNP_MEM_MAX. */
 int nosnp_init(u32 pvh_info)
 {
 	const struct hvm_start_info *si = (const struct hvm_start_info *)(u64)pvh_info;
-	u32 r[4];
 
-	insn_cpuid(1, 0, r);
-	nosnp_rdrand = (r[2] & BIT(30)) != 0;
 	if (!si || si->magic != HVM_START_MAGIC || si->version < 1 || !si->memmap_paddr) {
 		serial_printf("no-snp: no PVH start info with a memory map\n");
 		return -1;
@@ -96,13 +94,6 @@ void nosnp_config_default(struct emu_config *cfg)
 	};
 }
 
-void nosnp_exit(u32 value)
-{
-	insn_outl(NOSNP_EXIT_PORT, value);
-	/* No isa-debug-exit device: stop here. */
-	insn_halt_forever();
-}
-
 static void nosnp_host_console(struct emu_machine *m, const char *buf, size_t len)
 {
 	serial_write(buf, len);
@@ -120,7 +111,7 @@ static SVSM_NORETURN void nosnp_host_terminate(struct emu_machine *m)
 		jump_long(m->term_jmp, 1);
 	}
 	serial_printf("no-snp: machine terminated (reason set %u, code %u)\n", m->term_set, m->term_code);
-	nosnp_exit(NOSNP_EXIT_FAIL);
+	boot_exit(BOOT_EXIT_FAIL);
 }
 
 /*
@@ -186,7 +177,7 @@ struct emu_machine *nosnp_machine_boot(const struct emu_config *cfg, char *err, 
 }
 
 /*
- * See snp.h. @fn must not be inside the core's request handler when it terminates (the
+ * See nosnp.h. @fn must not be inside the core's request handler when it terminates (the
  * core lock would stay held); tests call the termination paths directly.
  */
 bool nosnp_catch_termination(struct emu_machine *m, void (*fn)(void *), void *arg)
@@ -204,139 +195,19 @@ bool nosnp_catch_termination(struct emu_machine *m, void (*fn)(void *), void *ar
 	return false;
 }
 
-/* --- the arch interface on the emulated machine (what emu/arch_emu.c does in a process) --- */
-
-static struct emu_machine *nosnp_m(void)
+/*
+ * See snp.h: the test image's platform. The emulated machine is the only platform it
+ * has, so under SNP it refuses to run (nothing can be printed there before a GHCB).
+ */
+void platform_main(u32 entry, u32 pvh_info, u64 sev_status)
 {
-	struct emu_machine *m = emu_machine_current();
-
-	if (!m) {
-		serial_printf("no-snp: SVSM core code ran without a machine\n");
-		nosnp_exit(NOSNP_EXIT_FAIL);
+	if (boot_snp_active()) {
+		boot_fatal(TERM_SVSM_BOOT);
 	}
-	return m;
-}
-
-static struct emu_vcpu *nosnp_vcpu(void)
-{
-	struct emu_vcpu *v = emu_vcpu_current();
-
-	if (!v) {
-		serial_printf("no-snp: SVSM core code ran outside a vCPU\n");
-		nosnp_exit(NOSNP_EXIT_FAIL);
+	paging_init(0);
+	clock_init();
+	if (nosnp_init(pvh_info) != 0) {
+		boot_exit(BOOT_EXIT_FAIL);
 	}
-	return v;
+	image_run();
 }
-
-static u32 nosnp_pvalidate(u64 gpa, enum page_size size, bool validate)
-{
-	return emu_cpu_pvalidate(nosnp_m(), nosnp_vcpu(), gpa, size, validate);
-}
-
-static u32 nosnp_rmpadjust(u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
-{
-	return emu_cpu_rmpadjust(nosnp_m(), nosnp_vcpu(), gpa, size, target_vmpl, perms, vmsa);
-}
-
-static u32 nosnp_rmpquery(u64 gpa, u8 target_vmpl, u8 *perms)
-{
-	return emu_cpu_rmpquery(nosnp_m(), nosnp_vcpu(), gpa, target_vmpl, perms);
-}
-
-static u64 nosnp_ghcb_msr_read(void)
-{
-	struct emu_vcpu *v = nosnp_vcpu();
-
-	return v->ghcb_msr[v->vmpl];
-}
-
-static void nosnp_ghcb_msr_write(u64 value)
-{
-	struct emu_vcpu *v = nosnp_vcpu();
-
-	v->ghcb_msr[v->vmpl] = value;
-}
-
-static void nosnp_vmgexit(void)
-{
-	emu_hv_vmgexit(nosnp_m(), nosnp_vcpu());
-}
-
-static int nosnp_guest_read(u64 gpa, void *dst, size_t len)
-{
-	return emu_cpu_guest_read(nosnp_m(), nosnp_vcpu(), gpa, dst, len, __builtin_return_address(0));
-}
-
-static int nosnp_guest_write(u64 gpa, const void *src, size_t len)
-{
-	return emu_cpu_guest_write(nosnp_m(), nosnp_vcpu(), gpa, src, len, __builtin_return_address(0));
-}
-
-static void *nosnp_phys_to_virt(u64 gpa)
-{
-	return emu_cpu_phys_to_virt(nosnp_m(), gpa);
-}
-
-static u64 nosnp_virt_to_phys(const void *va)
-{
-	return emu_cpu_virt_to_phys(nosnp_m(), va);
-}
-
-static void *nosnp_map_shared(u64 gpa)
-{
-	return emu_cpu_map_shared(nosnp_m(), gpa);
-}
-
-static u32 nosnp_cpu_apic_id(void)
-{
-	return nosnp_vcpu()->apic_id;
-}
-
-static void nosnp_console_write(const char *buf, size_t len)
-{
-	serial_write(buf, len);
-}
-
-static int nosnp_random(void *buf, size_t len)
-{
-	struct emu_machine *m = emu_machine_current();
-
-	if (m && m->cfg.deterministic) {
-		emu_cpu_det_random(m, buf, len);
-		return 0;
-	}
-	if (!nosnp_rdrand) {
-		return -1;
-	}
-	return insn_rdrand_fill(buf, len);
-}
-
-static SVSM_NORETURN void nosnp_terminate(u8 reason_set, u8 reason_code)
-{
-	struct emu_machine *m = emu_machine_current();
-
-	if (m) {
-		emu_terminate(m, reason_set, reason_code);
-	}
-	serial_printf("no-snp: SVSM terminated (reason set %u, code %u)\n", reason_set, reason_code);
-	nosnp_exit(NOSNP_EXIT_FAIL);
-}
-
-const struct snp_platform nosnp_platform = {
-	.name = "no-snp",
-	.pvalidate = nosnp_pvalidate,
-	.rmpadjust = nosnp_rmpadjust,
-	.rmpquery = nosnp_rmpquery,
-	.ghcb_msr_read = nosnp_ghcb_msr_read,
-	.ghcb_msr_write = nosnp_ghcb_msr_write,
-	.vmgexit = nosnp_vmgexit,
-	.guest_read = nosnp_guest_read,
-	.guest_write = nosnp_guest_write,
-	.phys_to_virt = nosnp_phys_to_virt,
-	.virt_to_phys = nosnp_virt_to_phys,
-	.map_shared = nosnp_map_shared,
-	.cpu_apic_id = nosnp_cpu_apic_id,
-	.console_write = nosnp_console_write,
-	.random = nosnp_random,
-	.terminate = nosnp_terminate,
-};
