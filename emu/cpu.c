@@ -19,6 +19,7 @@ static bool emu_cpu_mmio_stall(struct emu_machine *m, u64 gpa, u64 len)
 
 u32 emu_cpu_pvalidate(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum page_size size, bool validate)
 {
+	emu_host_opportunity(m, v, OPP_PVALIDATE);
 	if (emu_cpu_mmio_stall(m, gpa, size == PAGE_SIZE_2M ? PAGE_2M_SIZE : PAGE_SIZE)) {
 		return RMP_FAULT;
 	}
@@ -105,6 +106,7 @@ u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 	u64 len = size == PAGE_SIZE_2M ? PAGE_2M_SIZE : PAGE_SIZE;
 	bool newly_granted = false;
 
+	emu_host_opportunity(m, v, OPP_RMPADJUST);
 	if (emu_cpu_mmio_stall(m, gpa, len)) {
 		return RMP_FAULT;
 	}
@@ -134,6 +136,7 @@ u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 
 u32 emu_cpu_rmpquery(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, u8 target_vmpl, u8 *perms)
 {
+	emu_host_opportunity(m, v, OPP_RMPQUERY);
 	if (emu_cpu_mmio_stall(m, gpa, PAGE_SIZE)) {
 		return RMP_FAULT;
 	}
@@ -183,6 +186,7 @@ static void emu_cpu_note_read(struct emu_machine *m, struct emu_req_trace *t, u6
 int emu_cpu_guest_read(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, void *dst, size_t len, const void *site)
 {
 	v->svsm_guest_reads++;
+	emu_host_opportunity(m, v, OPP_READ);
 	if (emu_cpu_mmio_stall(m, gpa, len)) {
 		return -1;
 	}
@@ -199,6 +203,7 @@ int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, cons
 	struct emu_req_trace *t = &v->trace;
 
 	v->svsm_guest_writes++;
+	emu_host_opportunity(m, v, OPP_WRITE);
 	if (emu_cpu_mmio_stall(m, gpa, len)) {
 		return -1;
 	}
@@ -212,17 +217,27 @@ int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, cons
 	return emu_mem_write(m, v->vmpl, gpa, src, len, NULL);
 }
 
+/* The SVSM's direct map: its own view of memory, checked against the RMP where the host can. */
 void *emu_cpu_phys_to_virt(struct emu_machine *m, u64 gpa)
 {
 	if (gpa >= m->cfg.mem_size) {
 		return NULL;
 	}
-	return emu_mem(m, gpa);
+	return (m->svsm_map ? m->svsm_map : m->mem) + gpa;
 }
 
+/* Back from either view (the direct map, or the shared mapping of a GHCB). */
 u64 emu_cpu_virt_to_phys(struct emu_machine *m, const void *va)
 {
-	return (u64)((const u8 *)va - m->mem);
+	const u8 *p = va;
+
+	if (m->svsm_map && p >= m->svsm_map && p < m->svsm_map + m->cfg.mem_size) {
+		return (u64)(p - m->svsm_map);
+	}
+	if (m->shared_map && p >= m->shared_map && p < m->shared_map + m->cfg.mem_size) {
+		return (u64)(p - m->shared_map);
+	}
+	return (u64)(p - m->mem);
 }
 
 /* Only a hypervisor-owned (shared) page can be mapped without the C-bit. */
@@ -233,7 +248,7 @@ void *emu_cpu_map_shared(struct emu_machine *m, u64 gpa)
 	if (!IS_ALIGNED(gpa, PAGE_SIZE) || !e || e->assigned) {
 		return NULL;
 	}
-	return emu_mem(m, gpa);
+	return (m->shared_map ? m->shared_map : m->mem) + gpa;
 }
 
 u64 emu_cpu_det_clock(struct emu_machine *m)

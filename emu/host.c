@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "dmap.h"
 #include "machine.h"
 
 /* Defaults for a machine that boots the SVSM and serves a VMPL1 guest. */
@@ -108,20 +109,24 @@ struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, 
 		.diag = host_diag,
 		.terminate = host_terminate,
 		.symbolize = host_symbolize,
+		.protect = dmap_protect,
 	};
-	/* MAP_NORESERVE: guest memory is sparse, pages appear when first touched. */
-	u8 *mem = mmap(NULL, cfg->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/*
+	 * Guest memory is sparse (pages appear when first touched) and mapped twice: for the
+	 * machine, and as the SVSM's direct map, which follows the RMP (emu/dmap.h).
+	 */
+	u8 *mem = NULL, *svsm_map = NULL, *shared_map = NULL;
 	u64 pages = cfg->mem_size >> PAGE_SHIFT;
 	struct rmp_entry *entries = calloc(pages, sizeof(*entries));
-	if (mem == MAP_FAILED || !entries) {
+	if (dmap_create(cfg->mem_size, &mem, &svsm_map, &shared_map) != 0 || !entries || dmap_handler_install() != 0) {
 		snprintf(err, err_size, "cannot reserve %llu MiB of guest memory", (unsigned long long)(cfg->mem_size >> 20));
-		if (mem != MAP_FAILED) {
-			munmap(mem, cfg->mem_size);
-		}
+		dmap_destroy(cfg->mem_size, mem, svsm_map, shared_map);
 		free(entries);
 		free(m);
 		return NULL;
 	}
+	m->svsm_map = svsm_map;
+	m->shared_map = shared_map;
 	emu_machine_init(m, mem, entries);
 
 	void *saved = m->term_jmp;
@@ -148,7 +153,7 @@ void emu_machine_destroy(struct emu_machine *m)
 	if (!m) {
 		return;
 	}
-	munmap(m->mem, m->cfg.mem_size);
+	dmap_destroy(m->cfg.mem_size, m->mem, m->svsm_map, m->shared_map);
 	free(m->rmp.entries);
 	emu_machine_detach(m);
 	free(m);

@@ -5,7 +5,9 @@
  * scratch areas inside the shared buffer; misuse is answered with the GHCB error codes.
  * It also switches VMPLs: "run VMPL0" from the guest enters the SVSM's request handler.
  */
+#include <svsm/core.h>
 #include <svsm/ghcb.h>
+#include <svsm/svsm_abi.h>
 #include <svsm/log.h>
 #include <svsm/string.h>
 #include <svsm/vmsa.h>
@@ -39,6 +41,13 @@ static inline u64 hv_decide(struct emu_machine *m, enum emu_hostile_point point,
 static void hv_count(struct emu_machine *m, enum emu_exit_kind k)
 {
 	__atomic_add_fetch(&m->stats.exits[k], 1, __ATOMIC_RELAXED);
+}
+
+/* Fill the page with the host's bytes: after a conversion the other side sees garbage. */
+static void hv_scramble(struct emu_machine *m, u64 gpa)
+{
+	emu_mem_will_write(m, gpa, PAGE_SIZE);
+	memset(emu_mem(m, gpa), 0xA5, PAGE_SIZE);
 }
 
 /* Hardware: save the guest's register file into its VMSA and record a VMGEXIT. */
@@ -117,7 +126,7 @@ static u32 hv_run_vmpl(struct emu_machine *m, struct emu_vcpu *v, u8 target)
 	v->vmpl = 0;
 	struct emu_vcpu *prev = emu_vcpu_current();
 	emu_vcpu_set_current(v);
-	emu_request_begin(v);
+	emu_request_begin(v, from);
 	svsm_request_handle();
 	emu_request_end(v);
 	emu_vcpu_set_current(prev);
@@ -173,6 +182,9 @@ static void hv_msr_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 msr)
 			rc = rmp_make_private(&m->rmp, gpa, false);
 		} else if (op == PSC_OP_SHARED) {
 			rc = rmp_make_shared(&m->rmp, gpa);
+		}
+		if (rc == RMP_SUCCESS) {
+			hv_scramble(m, gpa);
 		}
 		resp = ((u64)(rc != RMP_SUCCESS) << 32) | GHCB_MSR_PSC_RESP;
 		break;
@@ -314,6 +326,9 @@ static void hv_nae_psc(struct emu_machine *m, struct ghcb *g, u64 ghcb_gpa)
 		if (rc != RMP_SUCCESS) {
 			error = 1;
 			break;
+		}
+		for (u64 p = 0; p < (huge ? PAGES_PER_2M : 1); p++) {
+			hv_scramble(m, gpa + p * PAGE_SIZE);
 		}
 		hdr.cur_entry++;
 		budget--;
@@ -490,10 +505,141 @@ static void hv_ghcb_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 gpa)
 	memcpy(emu_mem(m, gpa), &g, sizeof(g));
 }
 
+/* See machine.h. */
+u32 emu_host_take_page(struct emu_machine *m, u64 gpa, enum emu_take_op op)
+{
+	gpa = ALIGN_DOWN(gpa, PAGE_SIZE);
+	if (gpa >= m->cfg.mem_size || emu_in_hole(&m->cfg, gpa, PAGE_SIZE)) {
+		return RMP_FAULT;
+	}
+	u32 rc = rmp_make_shared(&m->rmp, gpa);
+	if (rc != RMP_SUCCESS) {
+		return rc;
+	}
+	if (!emu_host_took(m, gpa >> PAGE_SHIFT)) {
+		if (m->host_taken.count < ARRAY_COUNT(m->host_taken.pfn)) {
+			m->host_taken.pfn[m->host_taken.count++] = gpa >> PAGE_SHIFT;
+		} else {
+			m->host_taken.overflow = true;
+		}
+	}
+	hv_scramble(m, gpa);
+	if (op == TAKE_OP_REASSIGN) {
+		rc = rmp_make_private(&m->rmp, gpa, false);
+	}
+	return rc;
+}
+
+/* See machine.h. */
+bool emu_host_took(const struct emu_machine *m, u64 pfn)
+{
+	if (m->host_taken.overflow) {
+		return true;
+	}
+	for (u32 i = 0; i < m->host_taken.count; i++) {
+		if (m->host_taken.pfn[i] == pfn) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The page a planned take aims at, for the request @v is serving; 0 if there is none. */
+static u64 hv_take_target(struct emu_machine *m, struct emu_vcpu *v, const struct emu_take *t)
+{
+	u8 vmpl = v->trace.vmpl;
+	struct svsm_vcpu *sv = vcpu_find_apic(v->apic_id);
+
+	switch (t->target) {
+	case TAKE_TARGET_GPA:
+		return t->gpa;
+	case TAKE_TARGET_SVSM_FIRST:
+		return m->cfg.svsm_base;
+	case TAKE_TARGET_SVSM_LAST:
+		return m->cfg.svsm_base + m->cfg.svsm_size - PAGE_SIZE;
+	case TAKE_TARGET_CALLER_VMSA:
+		return v->vmsa_valid[vmpl] ? v->vmsa_gpa[vmpl] : 0;
+	case TAKE_TARGET_CALLER_CA:
+		return sv ? sv->caa_gpa : 0;
+	case TAKE_TARGET_SVSM_GHCB:
+		return v->ghcb_registered[0] ? v->ghcb_registered[0] - 1 : 0;
+	case TAKE_TARGET_SVSM_VCPU: {
+		if (!sv) {
+			return 0;
+		}
+		/* The state lives in SVSM memory reached through the direct map. */
+		const u8 *p = (const u8 *)sv;
+		if (m->svsm_map && p >= m->svsm_map && p < m->svsm_map + m->cfg.mem_size) {
+			return (u64)(p - m->svsm_map);
+		}
+		if (p >= m->mem && p < m->mem + m->cfg.mem_size) {
+			return (u64)(p - m->mem);
+		}
+		return 0;
+	}
+	case TAKE_TARGET_RCX:
+		return v->rcx;
+	case TAKE_TARGET_RDX:
+		return v->rdx;
+	case TAKE_TARGET_LIST_ENTRY: {
+		struct svsm_list_hdr h;
+		u64 list = v->rcx;
+		if (!IS_ALIGNED(list, 8) || list + PAGE_SIZE > m->cfg.mem_size) {
+			return 0;
+		}
+		memcpy(&h, emu_mem(m, list), sizeof(h));
+		u64 at = list + sizeof(h) + 8ull * h.next;
+		if (h.next >= h.entries || ALIGN_DOWN(at, PAGE_SIZE) != ALIGN_DOWN(list, PAGE_SIZE)) {
+			return 0;
+		}
+		u64 e;
+		memcpy(&e, emu_mem(m, at), 8);
+		return e & ~PAGE_MASK;
+	}
+	}
+	return 0;
+}
+
+/* See machine.h. */
+void emu_host_opportunity(struct emu_machine *m, struct emu_vcpu *v, enum emu_opp kind)
+{
+	struct emu_req_trace *tr = &v->trace;
+
+	if (!tr->active) {
+		return;
+	}
+	u32 n_any = tr->opportunities[OPP_ANY]++;
+	u32 n_kind = tr->opportunities[kind]++;
+	for (unsigned i = 0; i < EMU_TAKES_MAX; i++) {
+		struct emu_take *t = &m->hostile.takes[i];
+		if (!t->armed || t->done || (t->call != ~0ull && t->call != v->rax)) {
+			continue;
+		}
+		if ((t->kind == OPP_ANY && n_any == t->at) || (t->kind == kind && n_kind == t->at)) {
+			u64 gpa = hv_take_target(m, v, t);
+			t->done = true;
+			t->taken_gpa = gpa;
+			t->refused = !gpa || emu_host_take_page(m, gpa, t->op) != RMP_SUCCESS;
+		}
+	}
+	if (m->hostile.decide) {
+		u64 d = hv_decide(m, HOSTILE_TAKE_PAGE, 0);
+		if (d & 3) {
+			emu_host_take_page(m, d & ~PAGE_MASK, (enum emu_take_op)(d & 3) == TAKE_OP_REASSIGN
+								      ? TAKE_OP_REASSIGN
+								      : TAKE_OP_SHARED);
+		}
+	}
+}
+
 /* VMGEXIT from @v: the MSR protocol or the registered GHCB page. */
 void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v)
 {
 	u64 msr = v->ghcb_msr[v->vmpl];
+
+	if (v->vmpl == 0) {
+		emu_host_opportunity(m, v, OPP_VMGEXIT);
+	}
 
 	if (GHCB_MSR_INFO(msr) == 0) {
 		hv_ghcb_protocol(m, v, msr);

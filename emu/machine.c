@@ -1,6 +1,7 @@
 /* The emulated machine: memory, RMP, vCPUs, launch and boot of the SVSM (freestanding). */
 #include <stdarg.h>
 
+#include <svsm/ghcb.h>
 #include <svsm/log.h>
 #include <svsm/string.h>
 #include <svsm/vmsa.h>
@@ -83,11 +84,13 @@ void emu_finding(struct emu_machine *m, const char *fmt, ...)
 	}
 }
 
-void emu_request_begin(struct emu_vcpu *v)
+void emu_request_begin(struct emu_vcpu *v, u8 vmpl)
 {
 	struct emu_req_trace *t = &v->trace;
 
 	t->active = true;
+	t->vmpl = vmpl;
+	memset(t->opportunities, 0, sizeof(t->opportunities));
 	t->reads = t->writes = t->adjusts = 0;
 	t->reads_overflow = t->writes_overflow = t->adjusts_overflow = false;
 }
@@ -186,6 +189,46 @@ bool emu_in_hole(const struct emu_config *c, u64 gpa, u64 len)
 	return c->legacy_hole && len != 0 && gpa < EMU_LEGACY_HOLE_END && gpa + len > EMU_LEGACY_HOLE_START;
 }
 
+void emu_machine_protect(struct emu_machine *m, u64 pfn, u64 count)
+{
+	if (m->host.protect && (m->svsm_map || m->shared_map)) {
+		m->host.protect(m, pfn, count);
+	}
+}
+
+static void emu_machine_rmp_changed(void *ctx, u64 pfn, u64 count)
+{
+	emu_machine_protect(ctx, pfn, count);
+}
+
+void emu_svsm_map_fault(struct emu_machine *m, u64 gpa, bool write)
+{
+	const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
+	struct rmp_fault f;
+
+	if (!e || !e->assigned) {
+		f = (struct rmp_fault){RMP_FAULT_NPF, gpa, NPF_RMP | NPF_ENC | (write ? 2u : 0u), 0};
+	} else {
+		f = (struct rmp_fault){RMP_FAULT_VC_NOT_VALIDATED, gpa, VC_NOT_VALIDATED, 0};
+	}
+	emu_fault_record(m, &f);
+	svsm_snprintf(m->term_detail, sizeof(m->term_detail), "the SVSM %s 0x%llx through its direct map: %s (page %s)",
+		      write ? "wrote" : "read", (unsigned long long)gpa, emu_fault_kind_name(f.kind),
+		      !e ? "outside memory" : !e->assigned ? "not guest-owned" : "not validated");
+	emu_terminate(m, TERM_SET_SVSM, TERM_SVSM_FAULT);
+}
+
+void emu_svsm_shared_fault(struct emu_machine *m, u64 gpa, bool write)
+{
+	struct rmp_fault f = {RMP_FAULT_NPF, gpa, NPF_RMP | (write ? 2u : 0u), 0};
+
+	emu_fault_record(m, &f);
+	svsm_snprintf(m->term_detail, sizeof(m->term_detail),
+		      "the SVSM %s 0x%llx through its shared (C=0) mapping, but the page is guest-owned: #NPF",
+		      write ? "wrote" : "read", (unsigned long long)gpa);
+	emu_terminate(m, TERM_SET_SVSM, TERM_SVSM_FAULT);
+}
+
 bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
 {
 	const char *why = NULL;
@@ -219,6 +262,7 @@ void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 	m->rng_state = cfg->seed ? cfg->seed : 1;
 	rmp_init(&m->rmp, entries, pages);
 
+	m->hostile = cfg->boot_hostile;
 	m->rmp.no_rmpquery = cfg->no_rmpquery;
 	m->rmp.adjust_unvalidated = cfg->rmpadjust_unvalidated;
 
@@ -246,6 +290,10 @@ void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 	}
 	rmp_launch_page(&m->rmp, cfg->caa_gpa, guest_rw, false);
 	m->rmp.stats = (struct rmp_stats){0};
+	/* From now on the SVSM's direct map follows the RMP; start from the launched state. */
+	m->rmp.changed = emu_machine_rmp_changed;
+	m->rmp.changed_ctx = m;
+	emu_machine_protect(m, 0, pages);
 
 	/* The startup vCPU starts at VMPL0 in the SVSM. */
 	m->vcpus[0] = (struct emu_vcpu){.present = true, .apic_id = 0, .vmpl = 0};

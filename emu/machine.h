@@ -30,21 +30,6 @@
 #define EMU_LEGACY_HOLE_START 0xA0000ull
 #define EMU_LEGACY_HOLE_END 0x100000ull
 
-/* Machine configuration (emu_config_default() fills sensible values). */
-struct emu_config {
-	u64 mem_size;       /* bytes, multiple of 2 MiB */
-	u64 svsm_base;      /* the SVSM region, 2 MiB aligned */
-	u64 svsm_size;
-	u64 caa_gpa;        /* the startup vCPU's calling area */
-	bool rmp_2m;        /* back guest memory with 2 MiB RMP entries where possible */
-	void *console;      /* serial output, a FILE * in a process (emu/host.c); NULL = discard */
-	bool deterministic; /* seeded random source and clock, for fuzzing */
-	u64 seed;
-	u8 guest_vmpl;      /* VMPL of the boot guest OS (SVSM_GUEST_VMPL), 1-3 */
-	bool legacy_hole;   /* [0xA0000, 0x100000) is MMIO/ROM: not RAM, never assigned */
-	bool no_rmpquery;   /* the CPU lacks RMPQUERY (the SVSM then serves guest_vmpl only) */
-	bool rmpadjust_unvalidated; /* RMPADJUST succeeds on pages that are not validated */
-};
 
 /* Kinds of VMGEXIT, for statistics. */
 enum emu_exit_kind {
@@ -83,7 +68,65 @@ enum emu_hostile_point {
 	HOSTILE_IOIO,          /* 0 = accept the port access, else reject it */
 	HOSTILE_NAE_EXITINFO1, /* SW_EXITINFO1 of any GHCB page exit, after handling */
 	HOSTILE_NAE_EXITINFO2, /* SW_EXITINFO2 of any GHCB page exit, after handling */
+	/*
+	 * At every host opportunity while the SVSM serves a request (each privileged
+	 * operation or guest copy it makes, each of its VMGEXITs: the host runs on other CPUs
+	 * and can act at any time): 0 = nothing, else a page-aligned GPA | enum emu_take_op,
+	 * the page the host takes right now (anywhere in guest memory).
+	 */
+	HOSTILE_TAKE_PAGE,
 	HOSTILE_POINT_COUNT,
+};
+
+/* How the host takes a page (RMPUPDATE; the contents become the host's garbage). */
+enum emu_take_op {
+	TAKE_OP_SHARED = 1,   /* to shared: hypervisor-owned */
+	TAKE_OP_REASSIGN = 2, /* to shared and back to private: assigned, not validated, masks reset */
+};
+
+#define EMU_TAKES_MAX 4
+
+/* Kinds of host opportunity (what the SVSM is about to do). */
+enum emu_opp {
+	OPP_ANY,       /* (filter only) every kind */
+	OPP_READ,      /* a guest-memory read */
+	OPP_WRITE,     /* a guest-memory write */
+	OPP_PVALIDATE,
+	OPP_RMPADJUST,
+	OPP_RMPQUERY,
+	OPP_VMGEXIT,   /* a VMGEXIT of the SVSM */
+};
+
+/* Which page a planned take aims at, resolved when it happens. */
+enum emu_take_target {
+	TAKE_TARGET_GPA,         /* emu_take.gpa */
+	TAKE_TARGET_SVSM_FIRST,  /* the SVSM region's first page (its ownership map) */
+	TAKE_TARGET_SVSM_LAST,   /* the SVSM region's last page (allocator memory) */
+	TAKE_TARGET_CALLER_VMSA, /* the VMSA of the vCPU whose request is served */
+	TAKE_TARGET_CALLER_CA,   /* that vCPU's calling area */
+	TAKE_TARGET_SVSM_GHCB,   /* the SVSM's GHCB on that vCPU */
+	TAKE_TARGET_SVSM_VCPU,   /* the SVSM page holding its own state of that vCPU */
+	TAKE_TARGET_RCX,         /* the page RCX names (a list, a buffer, a VMSA) */
+	TAKE_TARGET_RDX,         /* the page RDX names (CREATE_VCPU's calling area) */
+	TAKE_TARGET_LIST_ENTRY,  /* the page of the list entry at "next" (PVALIDATE, DEPOSIT) */
+};
+
+/*
+ * A page the host takes at a chosen moment of a request: just before the @at-th host
+ * opportunity of kind @kind (0 = the first) in the first request whose RAX is @call (~0 =
+ * any). Used by the named misbehaviours (emu/hostile.h) and tests.
+ */
+struct emu_take {
+	bool armed;
+	enum emu_take_target target;
+	enum emu_take_op op;
+	u64 gpa;
+	u64 call;
+	enum emu_opp kind;
+	u32 at;
+	bool done;        /* it happened */
+	u64 taken_gpa;    /* where */
+	bool refused;     /* RMPUPDATE refused it (a running VMSA) */
 };
 
 /*
@@ -106,6 +149,24 @@ struct emu_hostile {
 	 */
 	u64 (*decide)(void *ctx, enum emu_hostile_point point, u64 proper);
 	void *decide_ctx;
+	struct emu_take takes[EMU_TAKES_MAX];
+};
+
+/* Machine configuration (emu_config_default() fills sensible values). */
+struct emu_config {
+	u64 mem_size;       /* bytes, multiple of 2 MiB */
+	u64 svsm_base;      /* the SVSM region, 2 MiB aligned */
+	u64 svsm_size;
+	u64 caa_gpa;        /* the startup vCPU's calling area */
+	bool rmp_2m;        /* back guest memory with 2 MiB RMP entries where possible */
+	void *console;      /* serial output, a FILE * in a process (emu/host.c); NULL = discard */
+	bool deterministic; /* seeded random source and clock, for fuzzing */
+	u64 seed;
+	u8 guest_vmpl;      /* VMPL of the boot guest OS (SVSM_GUEST_VMPL), 1-3 */
+	bool legacy_hole;   /* [0xA0000, 0x100000) is MMIO/ROM: not RAM, never assigned */
+	bool no_rmpquery;   /* the CPU lacks RMPQUERY (the SVSM then serves guest_vmpl only) */
+	bool rmpadjust_unvalidated; /* RMPADJUST succeeds on pages that are not validated */
+	struct emu_hostile boot_hostile; /* misbehaviours armed before the SVSM boots */
 };
 
 /* Sizes of the per-request trace (what the SVSM did for one call on one vCPU). */
@@ -139,6 +200,8 @@ struct emu_req_trace {
 	bool active;
 	u32 reads, writes, adjusts;
 	bool reads_overflow, writes_overflow, adjusts_overflow;
+	u32 opportunities[OPP_VMGEXIT + 1]; /* host opportunities so far, by kind (struct emu_take) */
+	u8 vmpl;           /* the VMPL whose request this is */
 	struct emu_trace_read read[EMU_TRACE_READS];
 	struct emu_trace_read write[EMU_TRACE_WRITES];
 	struct emu_trace_adjust adjust[EMU_TRACE_ADJUSTS];
@@ -202,22 +265,48 @@ struct emu_host {
 	SVSM_NORETURN void (*terminate)(struct emu_machine *m);
 	/* Optional: describe a code address (function, file:line) for finding reports. */
 	void (*symbolize)(const void *pc, char *buf, size_t size);
+	/*
+	 * Optional: the RMP entries of [@pfn, @pfn + @count) changed; make the SVSM's direct
+	 * map (svsm_map) give access to exactly the pages VMPL0 may access (assigned and
+	 * validated). Without it the direct map is guest memory itself, unchecked.
+	 */
+	void (*protect)(struct emu_machine *m, u64 pfn, u64 count);
 };
 
 struct emu_machine {
 	struct emu_config cfg;
 	struct emu_host host;
 	u8 *mem;              /* guest-physical memory, mmap'ed without reserve (sparse) */
+	/*
+	 * The SVSM's private direct map of the same memory (arch_phys_to_virt), or NULL to use
+	 * @mem. Where the host gives it (emu/host.c), a page is accessible through it only while
+	 * the RMP lets VMPL0 access it with the C-bit set (assigned and validated): any other
+	 * access faults as hardware would (#NPF or #VC 0x404) and terminates the machine.
+	 */
+	u8 *svsm_map;
+	/* The SVSM's C=0 mapping (arch_map_shared), or NULL to use @mem; see emu/dmap.h. */
+	u8 *shared_map;
 	struct rmp rmp;
 	struct emu_hostile hostile;
 	struct emu_stats stats;
 	struct emu_fault_log faults;
 	struct emu_findings findings;
+	/*
+	 * Pages the host took (emu_host_take_page): what they became is the host's doing, so
+	 * the oracle does not hold the SVSM to its invariants there (an SVSM page that is no
+	 * longer validated, a VMSA without its bit). Overflow means "any page may have been".
+	 */
+	struct {
+		u32 count;
+		bool overflow;
+		u64 pfn[64];
+	} host_taken;
 	u64 rng_state;
 	u64 clock_ns;         /* deterministic clock */
 	/* Termination: set when the guest or the SVSM asked the hypervisor to stop it. */
 	bool terminated;
 	u8 term_set, term_code;
+	char term_detail[200]; /* why, when the machine itself stopped the SVSM (a fault) */
 	void *term_jmp;       /* a jmp_buf *: if set, termination longjmps there (emu/host.c, tests) */
 	bool booted;
 	/*
@@ -307,6 +396,37 @@ void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v);
 SVSM_NORETURN void emu_terminate(struct emu_machine *m, u8 set, u8 code);
 
 /*
+ * The SVSM touched @gpa through its direct map although VMPL0 may not access it: the
+ * fault hardware raises (#NPF for a page that is not guest-owned, #VC 0x404 for one that
+ * is not validated) is recorded and, since the SVSM cannot handle either in its own
+ * code, the machine is terminated (TERM_SET_SVSM, TERM_SVSM_FAULT). Never returns.
+ */
+SVSM_NORETURN void emu_svsm_map_fault(struct emu_machine *m, u64 gpa, bool write);
+
+/*
+ * A host opportunity on @v (see HOSTILE_TAKE_PAGE): inside a request, a planned take or
+ * the decide hook may take a page now. Called by the CPU model before each privileged
+ * operation or copy of the SVSM and by the hypervisor on each VMGEXIT from VMPL0.
+ */
+void emu_host_opportunity(struct emu_machine *m, struct emu_vcpu *v, enum emu_opp kind);
+/*
+ * The host takes the page at @gpa (@op): RMPUPDATE as KVM would on a conversion, and the
+ * page's bytes become the host's garbage. RMP_SUCCESS, or why the RMP refused it.
+ */
+u32 emu_host_take_page(struct emu_machine *m, u64 gpa, enum emu_take_op op);
+/* Did the host take page @pfn (see host_taken)? */
+bool emu_host_took(const struct emu_machine *m, u64 pfn);
+
+/*
+ * The SVSM accessed @gpa through its C=0 (shared) mapping while the page is guest-owned:
+ * an RMP violation (#NPF) nobody resolves; recorded, and the machine is terminated.
+ */
+SVSM_NORETURN void emu_svsm_shared_fault(struct emu_machine *m, u64 gpa, bool write);
+
+/* Re-derive the direct map's access for [@pfn, @pfn + @count) through the host's protect hook. */
+void emu_machine_protect(struct emu_machine *m, u64 pfn, u64 count);
+
+/*
  * What the CPU does for code running at @v's current VMPL (the SVSM at VMPL0): the
  * privileged operations of the arch interface, served by the model (emu/cpu.c). Both
  * emu/arch_emu.c and the image's no-SNP platform are thin wrappers around these.
@@ -328,8 +448,8 @@ void emu_cpu_det_random(struct emu_machine *m, void *buf, size_t len);
 
 /* Record a bug of the SVSM (see struct emu_findings). */
 void emu_finding(struct emu_machine *m, const char *fmt, ...) SVSM_PRINTF(2, 3);
-/* The SVSM starts / finishes serving a request on @v (the hypervisor's VMPL switch). */
-void emu_request_begin(struct emu_vcpu *v);
+/* The SVSM starts / finishes serving a request on @v from @vmpl (the hypervisor's VMPL switch). */
+void emu_request_begin(struct emu_vcpu *v, u8 vmpl);
 void emu_request_end(struct emu_vcpu *v);
 
 /* Log a fault raised by an access that hardware would not have allowed. */

@@ -74,7 +74,7 @@ static void oracle_check_entry(struct oracle_report *r, const struct emu_machine
 			oracle_fail(r, "VMSA page 0x%llx writable by VMPL%u", (unsigned long long)gpa, v);
 		}
 	}
-	if (owned && !e->validated) {
+	if (owned && !e->validated && !emu_host_took(m, pfn)) {
 		oracle_fail(r, "SVSM private page 0x%llx is not validated", (unsigned long long)gpa);
 	}
 	if (e->vmsa && !oracle_is_known_vmsa(list, n, gpa)) {
@@ -103,7 +103,7 @@ static void oracle_check_vcpus(struct oracle_report *r, struct oracle_state *o, 
 	}
 	for (u32 i = 0; i < n; i++) {
 		const struct rmp_entry *e = rmp_entry(&m->rmp, list[i]->guest_vmsa_gpa);
-		if (!e || !e->vmsa || !e->validated) {
+		if ((!e || !e->vmsa || !e->validated) && !emu_host_took(m, list[i]->guest_vmsa_gpa >> PAGE_SHIFT)) {
 			oracle_fail(r, "vCPU %u's VMSA 0x%llx lacks the RMP VMSA bit", list[i]->apic_id,
 				    (unsigned long long)list[i]->guest_vmsa_gpa);
 		}

@@ -20,6 +20,14 @@ static inline void rmp_journal(struct rmp *r, const struct rmp_entry *first, u64
 	}
 }
 
+/* Tell the observer (if any) that entries [@first, @first + @count) changed. */
+static inline void rmp_changed(struct rmp *r, const struct rmp_entry *first, u64 count)
+{
+	if (r->changed) {
+		r->changed(r->changed_ctx, (u64)(first - r->entries), count);
+	}
+}
+
 /* Read-only lookup for observers (oracle, CLI). */
 const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa)
 {
@@ -33,6 +41,8 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 	r->page_count = page_count;
 	r->journal = NULL;
 	r->journal_ctx = NULL;
+	r->changed = NULL;
+	r->changed_ctx = NULL;
 	r->no_rmpquery = false;
 	r->adjust_unvalidated = false;
 	for (u64 i = 0; i < page_count; i++) {
@@ -72,6 +82,7 @@ u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
 		rmp_entry_assign(&first[i], page_2m);
 	}
 	r->stats.assign += count;
+	rmp_changed(r, first, count);
 	return RMP_SUCCESS;
 }
 
@@ -100,6 +111,7 @@ u32 rmp_make_shared(struct rmp *r, u64 gpa)
 	}
 	rmp_journal(r, e, 1);
 	*e = (struct rmp_entry){0};
+	rmp_changed(r, e, 1);
 	return RMP_SUCCESS;
 }
 
@@ -146,6 +158,7 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
 		e->perms[v] = perms_vmpl123[v - 1];
 	}
 	r->stats.validate++;
+	rmp_changed(r, e, 1);
 	return RMP_SUCCESS;
 }
 
@@ -231,6 +244,7 @@ u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool val
 	} else {
 		r->stats.rescind += n;
 	}
+	rmp_changed(r, e, n);
 	return RMP_SUCCESS;
 }
 

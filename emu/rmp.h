@@ -57,6 +57,13 @@ struct rmp {
 	 */
 	void (*journal)(void *ctx, u64 pfn, u64 count);
 	void *journal_ctx;
+	/*
+	 * When set, told after entries [pfn, pfn + count) changed in a way that can change
+	 * what VMPL0 may access (assigned or validated): the machine keeps the SVSM's
+	 * direct map in step with the RMP through it.
+	 */
+	void (*changed)(void *ctx, u64 pfn, u64 count);
+	void *changed_ctx;
 };
 
 /* Kinds of access checked against the RMP. */

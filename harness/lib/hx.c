@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dmap.h"
 #include "hx.h"
 
 struct hx *hx_boot(const struct emu_config *cfg)
@@ -58,6 +59,7 @@ unsigned hx_oracle(struct hx *h)
 
 u64 hx_call_guest(struct hx *h, struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 {
+	dmap_handler_install();
 	h->last_status = guest_call(g, apic_id, r);
 	if (h->oracle_each_call) {
 		hx_oracle(h);
@@ -122,6 +124,7 @@ u16 hx_list_next(struct hx *h, u64 gpa)
 
 void hx_as_svsm_begin(struct hx *h)
 {
+	dmap_handler_install();
 	emu_startup_vcpu_enter_svsm(h->m);
 }
 

@@ -31,6 +31,9 @@ struct hx *hx_boot(const struct emu_config *cfg);
 void hx_shutdown(struct hx *h);
 
 /*
+ * Every hx call (and hx_as_svsm_begin) first makes sure the direct map's fault handler
+ * is in front of the test framework's: a fault there is the SVSM's, not the test's.
+ *
  * SVSM call on the startup vCPU; returns RAX (low 32 bits), or ~0 if the call did not
  * complete (then h->last_status says why). Runs the oracle afterwards when enabled.
  */

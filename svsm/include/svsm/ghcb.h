@@ -227,5 +227,7 @@ _Static_assert(sizeof(struct psc_hdr) == 8, "PSC header");
 #define TERM_SVSM_PANIC 0
 #define TERM_SVSM_BOOT 1
 #define TERM_SVSM_HEAP 2
+/* An exception the SVSM cannot handle in its own code: #VC page-not-validated, #NPF. */
+#define TERM_SVSM_FAULT 3
 
 #endif
