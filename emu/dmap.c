@@ -66,7 +66,7 @@ bool dmap_page_accessible(const struct emu_machine *m, u64 pfn)
 
 /* One mprotect per run of pages of @view with the same access, as @ok says. */
 static void dmap_protect_view(struct emu_machine *m, u8 *view, u64 pfn, u64 end,
-			      bool (*ok_fn)(const struct emu_machine *, u64))
+			      bool (*ok_fn)(const struct emu_machine *, u64), int ok_prot)
 {
 	while (pfn < end) {
 		bool ok = ok_fn(m, pfn);
@@ -74,8 +74,7 @@ static void dmap_protect_view(struct emu_machine *m, u8 *view, u64 pfn, u64 end,
 		while (run < end && ok_fn(m, run) == ok) {
 			run++;
 		}
-		if (mprotect(view + (pfn << PAGE_SHIFT), (run - pfn) << PAGE_SHIFT, ok ? PROT_READ | PROT_WRITE : PROT_NONE) !=
-		    0) {
+		if (mprotect(view + (pfn << PAGE_SHIFT), (run - pfn) << PAGE_SHIFT, ok ? ok_prot : PROT_NONE) != 0) {
 			perror("svsm-emu: mprotect of the SVSM's view of memory");
 		}
 		pfn = run;
@@ -86,9 +85,11 @@ void dmap_protect(struct emu_machine *m, u64 pfn, u64 count)
 {
 	u64 end = MIN(pfn + count, m->rmp.page_count);
 
-	dmap_protect_view(m, m->svsm_map, pfn, end, dmap_page_accessible);
+	/* While writes are traced, accessible pages are read-only until their first write. */
+	dmap_protect_view(m, m->svsm_map, pfn, end, dmap_page_accessible,
+			  m->svsm_write_hook ? PROT_READ : PROT_READ | PROT_WRITE);
 	if (m->shared_map) {
-		dmap_protect_view(m, m->shared_map, pfn, end, dmap_page_shared);
+		dmap_protect_view(m, m->shared_map, pfn, end, dmap_page_shared, PROT_READ | PROT_WRITE);
 	}
 }
 
@@ -114,6 +115,13 @@ static void dmap_handler(int sig, siginfo_t *info, void *uctx)
 	if (m && m->svsm_map && addr >= m->svsm_map && addr < m->svsm_map + m->cfg.mem_size) {
 		u64 gpa = (u64)(addr - m->svsm_map);
 		if (dmap_page_accessible(m, gpa >> PAGE_SHIFT)) {
+			if (m->svsm_write_hook && dmap_fault_is_write(uctx)) {
+				/* A traced write: the observer sees the page unchanged, then it may be written. */
+				u64 page = ALIGN_DOWN(gpa, PAGE_SIZE);
+				m->svsm_write_hook(m->svsm_write_ctx, page);
+				mprotect(m->svsm_map + page, PAGE_SIZE, PROT_READ | PROT_WRITE);
+				return;
+			}
 			/* The mapping lagged behind the RMP (another view's handler owns it): retry. */
 			emu_machine_protect(m, gpa >> PAGE_SHIFT, 1);
 			return;

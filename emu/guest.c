@@ -7,6 +7,26 @@
 
 #include "guest.h"
 
+const char *guest_status_name(int status)
+{
+	switch (status) {
+	case GUEST_OK:
+		return "ok";
+	case GUEST_NOT_RUN:
+		return "call_pending still set: the SVSM never ran the call";
+	case GUEST_FAULT:
+		return "a guest access to its calling area faulted";
+	case GUEST_HV_ERROR:
+		return "the hypervisor refused the switch to VMPL0";
+	case GUEST_NO_VCPU:
+		return "no such vCPU, or its VMSA is gone";
+	case GUEST_RETRY_LIMIT:
+		return "INCOMPLETE/BUSY without end";
+	default:
+		return "?";
+	}
+}
+
 struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id)
 {
 	for (unsigned i = 0; i < GUEST_MAX_VCPUS; i++) {

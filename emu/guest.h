@@ -23,6 +23,9 @@ enum guest_status {
 	GUEST_RETRY_LIMIT = -5, /* INCOMPLETE/BUSY without end */
 };
 
+/* A short description of a guest_status. */
+const char *guest_status_name(int status);
+
 struct guest_regs {
 	u64 rax, rcx, rdx, r8, r9;
 };

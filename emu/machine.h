@@ -317,6 +317,13 @@ struct emu_machine {
 	 */
 	void (*write_hook)(void *ctx, u64 gpa, u64 len);
 	void *write_ctx;
+	/*
+	 * When set (hosted machines with a direct map only), the direct map is read-only while
+	 * it is set and the first write of the SVSM to each page through it calls this hook
+	 * with the bytes still unchanged (emu/callcheck.c: pre-images of what a call writes).
+	 */
+	void (*svsm_write_hook)(void *ctx, u64 gpa);
+	void *svsm_write_ctx;
 	/* Last: the fields above and the first vCPUs, written by every call, share a page. */
 	struct emu_vcpu vcpus[EMU_MAX_VCPUS];
 };

@@ -1,9 +1,11 @@
 /* The default scenario of `svsm-emu run` (see scenario.h). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <svsm/core.h>
 #include <svsm/svsm_abi.h>
 
 #include "scenario.h"
@@ -22,7 +24,7 @@ static struct scenario_step *step_begin(struct scenario *s, const char *name, co
 {
 	struct scenario_step *st = &s->steps[s->step_count++];
 
-	*st = (struct scenario_step){.name = name, .expect = expect, .passed = true};
+	*st = (struct scenario_step){.name = name, .expect = expect, .passed = true, .verdict = STEP_PASS};
 	st->calls = s->g.calls;
 	st->ns = now_ns();
 	return st;
@@ -36,6 +38,7 @@ static void step_fail(struct scenario_step *st, const char *fmt, ...)
 		return; /* keep the first failure */
 	}
 	st->passed = false;
+	st->verdict = STEP_FAIL;
 	va_start(ap, fmt);
 	vsnprintf(st->detail, sizeof(st->detail), fmt, ap);
 	va_end(ap);
@@ -45,6 +48,15 @@ static void step_end(struct scenario *s, struct scenario_step *st)
 {
 	st->ns = now_ns() - st->ns;
 	st->calls = s->g.calls - st->calls;
+	/* In a hostile run a failed step is safe unless the oracle or the machine says otherwise. */
+	if (s->hostile && st->verdict == STEP_FAIL) {
+		st->verdict = STEP_SAFE;
+		st->passed = true;
+	}
+	if (s->m->findings.count != s->findings_seen) {
+		s->findings_seen = s->m->findings.count;
+		st->unsafe = true;
+	}
 	if (s->check_oracle) {
 		char report[512];
 		unsigned n = oracle_check(&s->oracle, s->m, report, sizeof(report));
@@ -53,12 +65,26 @@ static void step_end(struct scenario *s, struct scenario_step *st)
 			if (!s->oracle_report[0]) {
 				snprintf(s->oracle_report, sizeof(s->oracle_report), "%s", report);
 			}
+			st->verdict = STEP_PASS; /* let step_fail record it */
+			st->passed = true;
 			step_fail(st, "invariant oracle: %s", report);
+			st->unsafe = true;
 		}
 	}
-	if (st->passed && !st->detail[0]) {
+	if (st->unsafe) {
+		st->verdict = STEP_FAIL;
+		st->passed = false;
+	}
+	if (st->verdict == STEP_PASS && !st->detail[0]) {
 		snprintf(st->detail, sizeof(st->detail), "ok");
 	}
+}
+
+const char *scenario_verdict_name(enum step_verdict v)
+{
+	static const char *const names[] = {"PASS", "FAIL", "SAFE", "TERM", "SKIP"};
+
+	return v <= STEP_SKIPPED ? names[v] : "?";
 }
 
 /* An SVSM call on vCPU @apic that must complete and return @want. */
@@ -67,7 +93,7 @@ static u64 expect_call(struct scenario *s, struct scenario_step *st, u32 apic, s
 	int rc = guest_call(&s->g, apic, r);
 
 	if (rc != GUEST_OK) {
-		step_fail(st, "call %#llx did not complete (guest status %d)", (unsigned long long)r->rax, rc);
+		step_fail(st, "call %#llx did not complete: %s", (unsigned long long)r->rax, guest_status_name(rc));
 		return ~0ull;
 	}
 	if ((u32)r->rax != want) {
@@ -270,21 +296,84 @@ static void step_query_loop(struct scenario *s)
 	step_end(s, st);
 }
 
+/*
+ * Run one step; if the machine is terminated meanwhile, the step ends there (the SVSM
+ * stopped rather than go on) and the run is over.
+ */
+static void run_step(struct scenario *s, void (*fn)(struct scenario *s))
+{
+	static jmp_buf jb;
+	static unsigned first;
+
+	if (s->terminated) {
+		return;
+	}
+	first = s->step_count;
+	s->m->term_jmp = &jb;
+	if (setjmp(jb) == 0) {
+		fn(s);
+		s->m->term_jmp = NULL;
+		return;
+	}
+	s->m->term_jmp = NULL;
+	s->terminated = true;
+	/* The SVSM stopped in the middle of a request: its lock is still taken; nothing runs it again. */
+	core_lock_reset();
+	/* The step that was running did not reach step_end. */
+	if (s->step_count > first) {
+		struct scenario_step *st = &s->steps[s->step_count - 1];
+		st->ns = now_ns() - st->ns;
+		st->verdict = s->hostile ? STEP_TERMINATED : STEP_FAIL;
+		st->passed = s->hostile;
+		snprintf(st->detail, sizeof(st->detail), "machine terminated (set %u, code %u): %s", s->m->term_set,
+			 s->m->term_code, s->m->term_detail[0] ? s->m->term_detail : "termination request");
+		if (s->m->findings.count != s->findings_seen) {
+			st->unsafe = true;
+			st->verdict = STEP_FAIL;
+			st->passed = false;
+		}
+	}
+}
+
+/* Record the steps a termination kept from running. */
+static void skip_step(struct scenario *s, const char *name)
+{
+	struct scenario_step *st = &s->steps[s->step_count++];
+
+	*st = (struct scenario_step){.name = name, .expect = "", .passed = true, .verdict = STEP_SKIPPED};
+	snprintf(st->detail, sizeof(st->detail), "not run: the machine was terminated");
+}
+
 unsigned scenario_run(struct scenario *s, struct emu_machine *m)
 {
+	static const struct {
+		const char *name;
+		void (*fn)(struct scenario *s);
+	} steps[] = {
+		{"query protocols", step_query},
+		{"pvalidate a range", step_pvalidate},
+		{"create and delete a vCPU", step_vcpu},
+		{"deposit and withdraw memory", step_memory},
+		{"remap the calling area", step_remap},
+		{"hostile requests are refused", step_rejections},
+		{"call round trips", step_query_loop},
+	};
+
 	s->m = m;
 	s->step_count = 0;
+	s->terminated = false;
+	s->findings_seen = m->findings.count;
 	if (guest_init(&s->g, m) != 0) {
 		return 1;
 	}
 	oracle_init(&s->oracle, m);
-	step_query(s);
-	step_pvalidate(s);
-	step_vcpu(s);
-	step_memory(s);
-	step_remap(s);
-	step_rejections(s);
-	step_query_loop(s);
+	for (unsigned i = 0; i < ARRAY_COUNT(steps); i++) {
+		if (s->terminated) {
+			skip_step(s, steps[i].name);
+		} else {
+			run_step(s, steps[i].fn);
+		}
+	}
 	unsigned failed = 0;
 	for (unsigned i = 0; i < s->step_count; i++) {
 		failed += !s->steps[i].passed;

@@ -70,6 +70,7 @@ static bool call_terminates(struct hx *h, u32 call, u64 rcx, u64 rdx, u64 r8)
 	}
 	h->m->term_jmp = NULL;
 	if (terminated) {
+		core_lock_reset();
 		assert_int_equal(h->m->term_set, TERM_SET_SVSM);
 		assert_int_equal(h->m->term_code, TERM_SVSM_FAULT);
 		assert_int_equal(h->m->findings.count, 0);

@@ -9,6 +9,7 @@
 #include <svsm/log.h>
 #include <svsm/mm.h>
 
+#include "hostile.h"
 #include "machine.h"
 #include "scenario.h"
 
@@ -24,6 +25,8 @@ struct options {
 	bool oracle;
 	bool rmp_4k;
 	enum log_level level;
+	const char *hostile; /* misbehaviours to arm, or "list" */
+	bool markdown;       /* --hostile list as a Markdown table */
 };
 
 static void usage(FILE *out)
@@ -48,11 +51,14 @@ static void usage(FILE *out)
 		"  --no-oracle       do not run the invariant oracle after each step\n"
 		"  --rmp-4k          back guest memory with 4 KiB RMP entries only (no 2 MiB pages)\n"
 		"  --log-level L     error, warn, info or debug (default info)\n"
+		"  --hostile NAMES   a hostile host: arm the comma-separated misbehaviours and show, step\n"
+		"                    by step, how the SVSM fails safe (exit 0 if it always did);\n"
+		"                    '--hostile list' lists them (add --markdown for a table)\n"
 		"  -h, --help        print this text\n"
 		"  --version         print the version\n"
 		"\n"
-		"Exit status: 0 success, 1 a scenario step failed, 2 bad usage, 3 the machine could\n"
-		"not start or was terminated.\n",
+		"Exit status: 0 success, 1 a scenario step failed (with --hostile: the SVSM did not\n"
+		"fail safe), 2 bad usage, 3 the machine could not start or was terminated.\n",
 		EMU_DEFAULT_MEM_MIB);
 }
 
@@ -85,6 +91,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->oracle = false;
 		} else if (!strcmp(a, "--rmp-4k")) {
 			o->rmp_4k = true;
+		} else if (!strcmp(a, "--markdown")) {
+			o->markdown = true;
+		} else if (!strcmp(a, "--hostile")) {
+			if (!val) {
+				fprintf(stderr, "svsm-emu: --hostile needs misbehaviour names or 'list'\n");
+				return -1;
+			}
+			o->hostile = val;
+			i++;
 		} else if (!strcmp(a, "--mem")) {
 			if (!val || parse_u64(val, &o->mem_mib) || o->mem_mib < 32 || o->mem_mib > 65536 || o->mem_mib % 2) {
 				fprintf(stderr, "svsm-emu: --mem needs an even number of MiB between 32 and 65536\n");
@@ -167,15 +182,33 @@ static void print_text(const struct scenario *s, const struct emu_machine *m, un
 	mm_get_stats(&mm);
 	printf("svsm-emu %s: %llu MiB guest memory, SVSM at %#llx (+%llu MiB), guest at VMPL%d\n\n",
 	       SVSM_VERSION_STRING, (unsigned long long)(m->cfg.mem_size >> 20), (unsigned long long)m->cfg.svsm_base,
-	       (unsigned long long)(m->cfg.svsm_size >> 20), EMU_GUEST_VMPL);
-	printf("Scenario\n");
+	       (unsigned long long)(m->cfg.svsm_size >> 20), m->cfg.guest_vmpl);
+	printf("Scenario%s\n", s->hostile ? " (hostile host: SAFE = refused or unfinished without harm, TERM = the "
+					  "SVSM stopped rather than use what the host changed)"
+					: "");
 	for (unsigned i = 0; i < s->step_count; i++) {
 		const struct scenario_step *st = &s->steps[i];
-		printf("  %s  %-30s %6llu calls %9.3f ms  %s\n", st->passed ? "PASS" : "FAIL", st->name,
+		printf("  %s  %-30s %6llu calls %9.3f ms  %s\n", scenario_verdict_name(st->verdict), st->name,
 		       (unsigned long long)st->calls, st->ns / 1e6, st->detail);
-		if (!st->passed) {
+		if (st->verdict == STEP_FAIL || st->verdict == STEP_SAFE) {
 			printf("        spec: %s\n", st->expect);
 		}
+	}
+	for (unsigned i = 0; s->hostile && i < EMU_TAKES_MAX; i++) {
+		const struct emu_take *t = &m->hostile.takes[i];
+		if (t->armed) {
+			if (t->done) {
+				printf("  host: took page %#llx (%s)%s\n", (unsigned long long)t->taken_gpa,
+				       t->op == TAKE_OP_SHARED ? "made shared" : "made private again, not validated",
+				       t->refused ? " -- the RMP refused it" : "");
+			} else {
+				printf("  host: the planned take never came (no matching call)\n");
+			}
+		}
+	}
+	if (m->findings.count) {
+		printf("  machine findings: %llu, the first: %s\n", (unsigned long long)m->findings.count,
+		       m->findings.first);
 	}
 	printf("\nCalls by protocol\n");
 	for (unsigned p = 0; p < 5; p++) {
@@ -217,7 +250,11 @@ static void print_text(const struct scenario *s, const struct emu_machine *m, un
 		printf("  %.*s\n", len, p);
 		p += len + (nl ? 1 : 0);
 	}
-	printf("\nResult: %u of %u steps passed\n", s->step_count - failed, s->step_count);
+	if (s->hostile) {
+		printf("\nResult: %s (%u unsafe step(s))\n", failed ? "NOT SAFE" : "the SVSM failed safe", failed);
+	} else {
+		printf("\nResult: %u of %u steps passed\n", s->step_count - failed, s->step_count);
+	}
 }
 
 static void json_alloc(FILE *f, const char *name, const struct mm_allocator_stats *a, bool last)
@@ -243,8 +280,9 @@ static void print_json(const struct scenario *s, const struct emu_machine *m, un
 		const struct scenario_step *st = &s->steps[i];
 		fprintf(f, "    {\"name\": ");
 		json_str(f, st->name);
-		fprintf(f, ", \"passed\": %s, \"calls\": %llu, \"ns\": %llu, \"expect\": ", st->passed ? "true" : "false",
-			(unsigned long long)st->calls, (unsigned long long)st->ns);
+		fprintf(f, ", \"passed\": %s, \"verdict\": \"%s\", \"calls\": %llu, \"ns\": %llu, \"expect\": ",
+			st->passed ? "true" : "false", scenario_verdict_name(st->verdict), (unsigned long long)st->calls,
+			(unsigned long long)st->ns);
 		json_str(f, st->expect);
 		fprintf(f, ", \"detail\": ");
 		json_str(f, st->detail);
@@ -284,25 +322,41 @@ static int run_scenario(struct emu_machine *m, const struct options *o)
 {
 	static struct scenario s;
 	static char log[LOG_RING_SIZE + 1];
-	jmp_buf jb;
 
 	s.check_oracle = o->oracle;
-	m->term_jmp = &jb;
-	if (setjmp(jb) != 0) {
-		m->term_jmp = NULL;
-		fprintf(stderr, "svsm-emu: the machine was terminated (reason set %u, code %u) during the scenario\n",
-			m->term_set, m->term_code);
-		return EXIT_MACHINE;
-	}
+	s.hostile = o->hostile != NULL;
 	unsigned failed = scenario_run(&s, m);
-	m->term_jmp = NULL;
 	log_ring_read(log, sizeof(log));
 	if (o->json) {
 		print_json(&s, m, failed, log);
 	} else {
 		print_text(&s, m, failed, log);
 	}
+	if (!s.hostile && s.terminated) {
+		fprintf(stderr, "svsm-emu: the machine was terminated (reason set %u, code %u) during the scenario\n",
+			m->term_set, m->term_code);
+		return EXIT_MACHINE;
+	}
 	return failed ? EXIT_STEPS_FAILED : 0;
+}
+
+/* `--hostile list`: the catalogue, as text or as the Markdown table of docs/hostile.md. */
+static int cmd_hostile_list(const struct options *o)
+{
+	if (o->markdown) {
+		printf("| name | the host | the SVSM | outcome | test |\n| --- | --- | --- | --- | --- |\n");
+	}
+	for (unsigned i = 0; i < hostile_entry_count; i++) {
+		const struct hostile_entry *e = &hostile_entries[i];
+		if (o->markdown) {
+			printf("| `%s` | %s | %s | %s | %s |\n", e->name, e->does, e->outcome, hostile_outcome_name(e->kind),
+			       e->test);
+		} else {
+			printf("%-26s %s%s\n%-26s -> %s [%s]\n", e->name, e->does, e->at_boot ? " (at boot)" : "", "",
+			       e->outcome, hostile_outcome_name(e->kind));
+		}
+	}
+	return 0;
 }
 
 static int cmd_run(const struct options *o)
@@ -325,13 +379,27 @@ static int cmd_run(const struct options *o)
 	}
 	cfg.console = console;
 	log_set_level(o->level);
+	if (o->hostile && hostile_arm_names(&cfg.boot_hostile, o->hostile, true, err, sizeof(err)) != 0) {
+		fprintf(stderr, "svsm-emu: %s\n", err);
+		return EXIT_USAGE;
+	}
 	struct emu_machine *m = emu_machine_create(&cfg, err, sizeof(err));
 	if (!m) {
-		fprintf(stderr, "svsm-emu: cannot start the machine: %s\n", err);
 		if (console && console != stderr) {
 			fclose(console);
 		}
+		if (o->hostile && hostile_names_have_boot(o->hostile)) {
+			/* Refusing to start on such a host is failing safe. */
+			printf("svsm-emu: the SVSM did not start on this host: %s\nResult: the SVSM failed safe\n", err);
+			return 0;
+		}
+		fprintf(stderr, "svsm-emu: cannot start the machine: %s\n", err);
 		return EXIT_MACHINE;
+	}
+	if (o->hostile && hostile_arm_names(&m->hostile, o->hostile, false, err, sizeof(err)) != 0) {
+		fprintf(stderr, "svsm-emu: %s\n", err);
+		emu_machine_destroy(m);
+		return EXIT_USAGE;
 	}
 	int rc = run_scenario(m, o);
 	emu_machine_destroy(m);
@@ -357,6 +425,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(o.command, "run")) {
+		if (o.hostile && !strcmp(o.hostile, "list")) {
+			return cmd_hostile_list(&o);
+		}
 		return cmd_run(&o);
 	}
 	fprintf(stderr, "svsm-emu: unknown command '%s' (try --help)\n", o.command);

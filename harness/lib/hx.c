@@ -36,6 +36,12 @@ struct hx *hx_boot(const struct emu_config *cfg)
 	}
 	h->oracle_each_call = true;
 	oracle_init(&h->oracle, h->m);
+	if (callcheck_init(&h->cc, h->m) != 0) {
+		fprintf(stderr, "hx_boot: out of memory for the rejected-call check\n");
+		emu_machine_destroy(h->m);
+		free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -44,6 +50,7 @@ void hx_shutdown(struct hx *h)
 	if (!h) {
 		return;
 	}
+	callcheck_free(&h->cc);
 	emu_machine_destroy(h->m);
 	free(h);
 }
@@ -60,8 +67,18 @@ unsigned hx_oracle(struct hx *h)
 u64 hx_call_guest(struct hx *h, struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 {
 	dmap_handler_install();
+	if (h->oracle_each_call) {
+		callcheck_begin(&h->cc, g, apic_id, r);
+	}
 	h->last_status = guest_call(g, apic_id, r);
 	if (h->oracle_each_call) {
+		unsigned bad = callcheck_end(&h->cc, h->last_status, (u32)r->rax);
+		if (bad) {
+			size_t used = strlen(h->report);
+			snprintf(h->report + used, sizeof(h->report) - used, "%s", h->cc.report);
+			h->cc.report[0] = '\0';
+			h->violations += bad;
+		}
 		hx_oracle(h);
 	}
 	return h->last_status == GUEST_OK ? (u32)r->rax : ~0ull;

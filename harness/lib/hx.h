@@ -9,6 +9,7 @@
 #include <svsm/core.h>
 #include <svsm/svsm_abi.h>
 
+#include "callcheck.h"
 #include "guest.h"
 #include "machine.h"
 #include "oracle.h"
@@ -17,7 +18,8 @@ struct hx {
 	struct emu_machine *m;
 	struct emu_guest g;
 	struct oracle_state oracle;
-	bool oracle_each_call; /* default true */
+	bool oracle_each_call; /* default true: the invariant oracle and the rejected-call check */
+	struct callcheck cc;   /* "a rejected call changes nothing", around every hx call */
 	unsigned violations;   /* oracle violations seen so far */
 	char report[4096];     /* the first violations, for failure messages */
 	int last_status;       /* guest_call status of the last hx_call */

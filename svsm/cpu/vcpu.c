@@ -208,9 +208,8 @@ int vcpu_ghcb_setup(struct svsm_vcpu *v)
 		return -1;
 	}
 	if (ghcb_msr_psc(gpa, PSC_OP_SHARED) != GHCB_CLIENT_OK) {
-		if (arch_pvalidate(gpa, PAGE_SIZE_4K, true) == RMP_SUCCESS) {
-			page_free(page, 0);
-		}
+		/* The host's "no" proves nothing: it may have made the page shared anyway. */
+		vcpu_ghcb_release_page(gpa, page, true);
 		return -1;
 	}
 	struct ghcb *g = arch_map_shared(gpa);
