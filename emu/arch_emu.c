@@ -68,12 +68,13 @@ void arch_vmgexit(void)
 	emu_hv_vmgexit(arch_machine(), arch_vcpu());
 }
 
-int arch_guest_read(u64 gpa, void *dst, size_t len)
+/* Not inlined (LTO would): the return address must be the core code that asked for the copy. */
+__attribute__((noinline)) int arch_guest_read(u64 gpa, void *dst, size_t len)
 {
 	return emu_cpu_guest_read(arch_machine(), arch_vcpu(), gpa, dst, len, __builtin_return_address(0));
 }
 
-int arch_guest_write(u64 gpa, const void *src, size_t len)
+__attribute__((noinline)) int arch_guest_write(u64 gpa, const void *src, size_t len)
 {
 	return emu_cpu_guest_write(arch_machine(), arch_vcpu(), gpa, src, len, __builtin_return_address(0));
 }

@@ -54,12 +54,18 @@ static void host_symbolize(const void *pc, char *buf, size_t size)
 	unsigned long off = (unsigned long)((const char *)pc - (const char *)info.dli_fbase);
 	char cmd[512];
 	/* The return address is the instruction after the call: look one byte back. */
-	snprintf(cmd, sizeof(cmd), "addr2line -f -s -e '%s' 0x%lx 2>/dev/null", info.dli_fname, off - 1);
+	/* -i: the innermost (inlined) function first, which is where the copy was asked for. */
+	snprintf(cmd, sizeof(cmd), "addr2line -f -i -s -e '%s' 0x%lx 2>/dev/null", info.dli_fname, off - 1);
 	FILE *p = strchr(info.dli_fname, '\'') ? NULL : popen(cmd, "r");
 	char fn[128] = "", line[256] = "";
 	if (p) {
-		if (!fgets(fn, sizeof(fn), p) || !fgets(line, sizeof(line), p)) {
-			fn[0] = line[0] = '\0';
+		/* Innermost first; the guest-memory helpers are not the interesting site. */
+		char f2[128], l2[256];
+		while (fgets(f2, sizeof(f2), p) && fgets(l2, sizeof(l2), p)) {
+			if (!fn[0] || !strncmp(fn, "guestmem_", 9)) {
+				snprintf(fn, sizeof(fn), "%s", f2);
+				snprintf(line, sizeof(line), "%s", l2);
+			}
 		}
 		pclose(p);
 	}

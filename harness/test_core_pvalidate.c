@@ -296,6 +296,35 @@ static void test_entry_outside_memory(void **state)
 	assert_int_equal(pval(h, list, &e, 1, 0), SVSM_ERR_INVALID_ADDRESS);
 }
 
+/*
+ * The legacy 0xA0000-0xFFFFF hole is ROM and MMIO on real machines: a PVALIDATE there is
+ * an exit KVM cannot resolve (the vCPU hangs). The SVSM refuses every such address from
+ * its RAM map before executing anything; the oracle reports any instruction it would
+ * still have executed there (oracle:test_detects_pvalidate_of_mmio_hole).
+ */
+static void test_legacy_hole_is_refused(void **state)
+{
+	struct hx *h = *state;
+	u64 list = list_page(h);
+	u64 e = hx_pval_entry(0xA0000, false, true, false);
+
+	assert_int_equal(pval(h, list, &e, 1, 0), SVSM_ERR_INVALID_ADDRESS);
+	e = hx_pval_entry(0xFF000, false, false, false);
+	assert_int_equal(pval(h, list, &e, 1, 0), SVSM_ERR_INVALID_ADDRESS);
+	e = hx_pval_entry(0, true, true, false); /* a 2 MiB entry over the hole */
+	assert_int_equal(pval(h, list, &e, 1, 0), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(CORE(h, SVSM_CORE_REMAP_CA, 0xB8000, 0, 0, NULL), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(CORE(h, SVSM_CORE_CREATE_VCPU, 0xF0000, hx_page(h), 4, NULL), SVSM_ERR_INVALID_ADDRESS);
+	u64 dep = 0xC0000;
+	assert_int_equal(hx_write_list(h, list, &dep, 1, 0), 0);
+	assert_int_equal(CORE(h, SVSM_CORE_DEPOSIT_MEM, list, 0, 0, NULL), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(CORE(h, SVSM_CORE_WITHDRAW_MEM, 0xC0000, 0, 0, NULL), SVSM_ERR_INVALID_ADDRESS);
+	assert_int_equal(h->m->stats.mmio_stalls, 0);
+	/* RAM right below the hole is ordinary memory. */
+	e = hx_pval_entry(0x9F000, false, true, false);
+	assert_int_equal(pval(h, list, &e, 1, 0), SVSM_SUCCESS);
+}
+
 static void test_vmsa_page_is_invalid_address(void **state)
 {
 	struct hx *h = *state;
@@ -363,6 +392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_svsm_page_is_invalid_address, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_in_svsm_memory, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_entry_outside_memory, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_hole_is_refused, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_vmsa_page_is_invalid_address, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_in_calling_area_max_entries, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_driver_falls_back_to_4k, hx_setup, hx_teardown),

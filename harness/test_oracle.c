@@ -1,5 +1,7 @@
 /* The invariant oracle: clean on a correct SVSM, and it catches deliberately broken handlers. */
 #include <svsm/arch.h>
+#include <svsm/guestmem.h>
+#include <svsm/mm.h>
 #include <svsm/vmsa.h>
 
 #include "test_common.h"
@@ -32,9 +34,36 @@ static u32 broken_handle(u32 call_id, struct svsm_call *call)
 	case 3: /* point the calling area at the VMSA */
 		call->vcpu->caa_gpa = call->vcpu->guest_vmsa_gpa;
 		return SVSM_SUCCESS;
-	default: /* set the VMSA bit on a page the SVSM does not know as a VMSA */
+	case 4: { /* a double fetch: the guest could change the u64 between the two reads */
+		u64 first = 0, again = 0;
+		guestmem_read(call->caller_vmpl, call->rcx, &first, sizeof(first));
+		guestmem_read(call->caller_vmpl, call->rcx + 4, &again, sizeof(again));
+		return first == again ? SVSM_SUCCESS : SVSM_ERR_INVALID_PARAMETER;
+	}
+	case 5: { /* rejected, but wrote guest memory first */
+		u8 junk = 0xCD;
+		guestmem_write(call->caller_vmpl, call->rcx + 16, &junk, 1);
+		return SVSM_ERR_INVALID_PARAMETER;
+	}
+	case 6: /* rejected, but changed a mask first */
+		arch_rmpadjust(call->rcx, PAGE_SIZE_4K, 1, VMPL_PERM_READ, false);
+		return SVSM_ERR_INVALID_ADDRESS;
+	case 7: /* rejected, but moved the calling area first */
+		call->vcpu->caa_gpa = call->rcx;
+		return SVSM_ERR_INVALID_ADDRESS;
+	case 8: /* rejected, but kept memory */
+		return mem_alloc(64) ? SVSM_ERR_INVALID_REQUEST : SVSM_ERR_INVALID_REQUEST;
+	case 9: /* set the VMSA bit on a page the SVSM does not know as a VMSA */
 		arch_rmpadjust(call->rcx, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true);
 		return SVSM_SUCCESS;
+	case 10: { /* rejected, but wrote guest memory through the direct map */
+		u8 *p = arch_phys_to_virt(call->rcx);
+		p[100] = 0xEE;
+		return SVSM_ERR_INVALID_PARAMETER;
+	}
+	default: /* PVALIDATE a page of the legacy ROM/MMIO hole: a hang on KVM */
+		arch_pvalidate(0xA0000, PAGE_SIZE_4K, true);
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 }
 
@@ -114,6 +143,79 @@ static void test_detects_unknown_vmsa(void **state)
 	assert_non_null(strstr(h->report, "no VMSA the SVSM knows"));
 }
 
+/* The double-fetch tracker: a re-read of guest bytes within one request is reported with both sites. */
+static void test_detects_double_fetch(void **state)
+{
+	struct hx *h = *state;
+	u64 page = hx_page(h);
+
+	hx_call(h, BROKEN_PROTOCOL, 4, page, 0, 0, NULL);
+	assert_true(h->violations > 0);
+	assert_non_null(strstr(h->report, "double fetch"));
+	/* Both call sites are the handler's own lines (named with binutils' addr2line). */
+	const char *first = strstr(h->report, "broken_handle (test_oracle.c:");
+	assert_non_null(first);
+	assert_non_null(strstr(first + 1, "broken_handle (test_oracle.c:"));
+	/* Two reads of disjoint bytes are no double fetch. */
+	h->violations = 0;
+	h->report[0] = '\0';
+	CORE(h, SVSM_CORE_QUERY_PROTOCOL, 1, 0, 0, NULL);
+	assert_int_equal(h->violations, 0);
+}
+
+/* The rejected-call check: every kind of change a failing handler could leave behind. */
+static void test_detects_rejected_call_writing_guest_memory(void **state)
+{
+	struct hx *h = *state;
+	u64 page = hx_page(h);
+
+	hx_call(h, BROKEN_PROTOCOL, 5, page, 0, 0, NULL);
+	assert_non_null(strstr(h->report, "changed guest memory"));
+}
+
+static void test_detects_rejected_call_changing_rmp(void **state)
+{
+	struct hx *h = *state;
+	u64 page = hx_page(h);
+
+	hx_call(h, BROKEN_PROTOCOL, 6, page, 0, 0, NULL);
+	assert_non_null(strstr(h->report, "changed the RMP entry"));
+}
+
+static void test_detects_rejected_call_changing_vcpus(void **state)
+{
+	struct hx *h = *state;
+	u64 page = hx_page(h);
+
+	hx_call(h, BROKEN_PROTOCOL, 7, page, 0, 0, NULL);
+	assert_non_null(strstr(h->report, "changed the vCPU table"));
+}
+
+static void test_detects_rejected_call_keeping_memory(void **state)
+{
+	struct hx *h = *state;
+
+	hx_call(h, BROKEN_PROTOCOL, 8, 0, 0, 0, NULL);
+	assert_non_null(strstr(h->report, "the allocators went"));
+}
+
+static void test_detects_rejected_call_writing_through_direct_map(void **state)
+{
+	struct hx *h = *state;
+	u64 page = hx_page(h);
+
+	hx_call(h, BROKEN_PROTOCOL, 10, page, 0, 0, NULL);
+	assert_non_null(strstr(h->report, "changed guest memory"));
+}
+
+static void test_detects_pvalidate_of_mmio_hole(void **state)
+{
+	struct hx *h = *state;
+
+	hx_call(h, BROKEN_PROTOCOL, 11, 0, 0, 0, NULL);
+	assert_non_null(strstr(h->report, "MMIO/ROM hole"));
+}
+
 static void test_correct_handlers_stay_clean_through_a_scenario(void **state)
 {
 	struct hx *h = *state;
@@ -150,6 +252,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_detects_unzeroed_grant, broken_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_detects_ca_vmsa_overlap, broken_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_detects_unknown_vmsa, broken_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_double_fetch, broken_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_rejected_call_writing_guest_memory, broken_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_rejected_call_changing_rmp, broken_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_rejected_call_changing_vcpus, broken_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_rejected_call_keeping_memory, broken_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_rejected_call_writing_through_direct_map, broken_setup,
+						hx_teardown),
+		cmocka_unit_test_setup_teardown(test_detects_pvalidate_of_mmio_hole, broken_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_correct_handlers_stay_clean_through_a_scenario, broken_setup,
 						hx_teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_register_rules, broken_setup, hx_teardown),

@@ -17,6 +17,9 @@ struct hx *hx_boot(const struct emu_config *cfg)
 		emu_config_default(&c);
 		const char *verbose = getenv("HX_CONSOLE");
 		c.console = verbose && verbose[0] == '1' ? stderr : NULL;
+		/* The other behaviour the architecture allows: RMPADJUST works on unvalidated pages. */
+		const char *adjust = getenv("HX_RMPADJUST_UNVALIDATED");
+		c.rmpadjust_unvalidated = adjust && adjust[0] == '1';
 	}
 	struct hx *h = calloc(1, sizeof(*h));
 	if (!h) {

@@ -27,7 +27,8 @@ struct hx {
 
 /*
  * Boot a machine (NULL = defaults, console discarded unless HX_CONSOLE=1 is set in the
- * environment) and attach the guest driver. NULL on failure (message on stderr).
+ * environment; HX_RMPADJUST_UNVALIDATED=1: RMPADJUST succeeds on unvalidated pages) and
+ * attach the guest driver. NULL on failure (message on stderr).
  */
 struct hx *hx_boot(const struct emu_config *cfg);
 void hx_shutdown(struct hx *h);

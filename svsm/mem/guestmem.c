@@ -75,28 +75,4 @@ u32 guestmem_check(u8 vmpl, u64 gpa, u64 len, u8 need)
 	return SVSM_SUCCESS;
 }
 
-/* See guestmem.h. */
-u32 guestmem_read(u8 vmpl, u64 gpa, void *dst, u64 len)
-{
-	if (len == 0) {
-		return SVSM_SUCCESS;
-	}
-	u32 rc = guestmem_check(vmpl, gpa, len, GUESTMEM_READ);
-	if (rc != SVSM_SUCCESS) {
-		return rc;
-	}
-	return arch_guest_read(gpa, dst, len) == 0 ? SVSM_SUCCESS : SVSM_ERR_INVALID_ADDRESS;
-}
-
-/* See guestmem.h. */
-u32 guestmem_write(u8 vmpl, u64 gpa, const void *src, u64 len)
-{
-	if (len == 0) {
-		return SVSM_SUCCESS;
-	}
-	u32 rc = guestmem_check(vmpl, gpa, len, GUESTMEM_RW);
-	if (rc != SVSM_SUCCESS) {
-		return rc;
-	}
-	return arch_guest_write(gpa, src, len) == 0 ? SVSM_SUCCESS : SVSM_ERR_INVALID_ADDRESS;
-}
+_Static_assert(GUESTMEM_ERR_ADDRESS == SVSM_ERR_INVALID_ADDRESS, "guestmem.h's error code");

@@ -12,6 +12,9 @@
 #include <svsm/arch.h>
 #include <svsm/types.h>
 
+/* SVSM_ERR_INVALID_ADDRESS (svsm_abi.h), the only error of the copies below. */
+#define GUESTMEM_ERR_ADDRESS 0x80000003u
+
 /* Rights an access needs: data read, or read and write (RMP masks never grant W alone). */
 #define GUESTMEM_READ VMPL_PERM_READ
 #define GUESTMEM_RW (VMPL_PERM_READ | VMPL_PERM_WRITE)
@@ -41,9 +44,31 @@ u32 guestmem_check(u8 vmpl, u64 gpa, u64 len, u8 need);
 /*
  * Copy between guest memory and SVSM memory for a caller at VMPL @vmpl, after
  * guestmem_check. Nothing is copied on failure (SVSM_ERR_INVALID_ADDRESS). The data is
- * read once and used from the copy.
+ * read once and used from the copy. Inline, so that the copy is made from the handler
+ * itself: the emulator's double-fetch report names the handler's line as the call site.
  */
-u32 guestmem_read(u8 vmpl, u64 gpa, void *dst, u64 len);
-u32 guestmem_write(u8 vmpl, u64 gpa, const void *src, u64 len);
+static inline __attribute__((always_inline)) u32 guestmem_read(u8 vmpl, u64 gpa, void *dst, u64 len)
+{
+	if (len == 0) {
+		return 0;
+	}
+	u32 rc = guestmem_check(vmpl, gpa, len, GUESTMEM_READ);
+	if (rc != 0) {
+		return rc;
+	}
+	return arch_guest_read(gpa, dst, len) == 0 ? 0 : GUESTMEM_ERR_ADDRESS;
+}
+
+static inline __attribute__((always_inline)) u32 guestmem_write(u8 vmpl, u64 gpa, const void *src, u64 len)
+{
+	if (len == 0) {
+		return 0;
+	}
+	u32 rc = guestmem_check(vmpl, gpa, len, GUESTMEM_RW);
+	if (rc != 0) {
+		return rc;
+	}
+	return arch_guest_write(gpa, src, len) == 0 ? 0 : GUESTMEM_ERR_ADDRESS;
+}
 
 #endif
