@@ -18,6 +18,7 @@ void emu_config_default(struct emu_config *cfg)
 		.console = stderr,
 		.deterministic = false,
 		.seed = 1,
+		.policy = EMU_DEFAULT_POLICY,
 	};
 }
 
