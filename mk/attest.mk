@@ -1,9 +1,12 @@
-# Attestation (docs/attestation.md): the suites' fixture path, the fixture generator and the
-# constant-time check.
+# Attestation (docs/attestation.md): the CLI's fixture path, the fixture generator, and the
+# end-to-end check that make test runs (svsm-emu attest -> verify -> the documented openssl
+# commands -> measure -> an independent recomputation of the launch log).
+#   make attest-e2e        the end-to-end check alone
 #   make check-ct          the core's crypto under valgrind with secrets marked undefined
 #   make attest-fixtures   regenerate fixtures/attestation/keys and golden/ (test keys!)
 
-# The suites find the committed fixtures (test keys, vectors) wherever they run.
+# svsm-emu and the suites find the committed fixtures (test keys, vectors) wherever they run.
+$(B)/obj/emu/cli/attest.o: HOSTED_CFLAGS += -DSVSM_EMU_FIXTURES='"$(abspath fixtures)"'
 ATTEST_SUITES := test_crypto test_attest test_greq test_psp test_verify
 $(ATTEST_SUITES:%=$(B)/obj/harness/%.o): HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
 
@@ -19,13 +22,16 @@ $(CT_CHECK): $(CT_SRCS) $(wildcard svsm/include/svsm/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Isvsm/include -o $@ $(CT_SRCS)
 
-.PHONY: attest-fixtures check-ct
+.PHONY: attest-e2e attest-fixtures check-ct
 check-ct: $(CT_CHECK)
 	@valgrind -q --error-exitcode=2 $(CT_CHECK)
+
+attest-e2e: $(SVSM_EMU)
+	@ci/attest-e2e.sh $(SVSM_EMU) $(B)/attest-e2e
 
 # New keys change every golden vector: both are regenerated together.
 attest-fixtures: $(ATTEST_TOOL)
 	$(ATTEST_TOOL) keys fixtures/attestation/keys
 	$(ATTEST_TOOL) golden fixtures/attestation/keys fixtures/attestation/golden
 
-test: check-ct
+test: attest-e2e check-ct
