@@ -275,6 +275,32 @@ static void test_single_vs_all_distinct_with_one_service(void **state)
 	assert_memory_not_equal(ra->report_data, ro->report_data, 64);
 }
 
+/*
+ * What makes the two answers different by construction: every SERVICES manifest starts
+ * with the manifest GUID, and a service whose own data starts with it is refused for
+ * SINGLE_SERVICE (INVALID_REQUEST), so the two can never be the same bytes.
+ */
+static void test_single_never_looks_like_services(void **state)
+{
+	struct hxa *a = *state;
+	u8 data[40];
+
+	memcpy(data, manifest_guid, 16);
+	memset(data + 16, 0x11, sizeof(data) - 16);
+	assert_int_equal(attest_test_service_register(a->h->m, data, sizeof(data)), 0);
+	expect_rejected(a, SVSM_ATTEST_SINGLE_SERVICE, SVSM_ERR_INVALID_REQUEST);
+	/* 15 bytes of it are not a GUID table header. */
+	assert_int_equal(attest_test_service_register(a->h->m, data, 15), 0);
+	assert_int_equal(hxa_write_req(a, true), 0);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SINGLE_SERVICE, NULL), SVSM_SUCCESS);
+	/* SERVICES carries such data inside its table as it is. */
+	assert_int_equal(attest_test_service_register(a->h->m, data, sizeof(data)), 0);
+	struct guest_regs r;
+	assert_int_equal(hxa_write_req(a, false), 0);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, &r), SVSM_SUCCESS);
+	assert_int_equal(r.rcx, 48 + sizeof(data));
+}
+
 /* Manifest larger than Linux's first 4 KiB buffer: INVALID_PARAMETER with RCX, then Linux's retry works. */
 static void test_linux_retry_loop(void **state)
 {
@@ -472,6 +498,41 @@ static void test_bad_gpas(void **state)
 	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
 }
 
+/*
+ * Outputs that overlap each other, the nonce or the request would leave the guest with
+ * evidence that does not verify (a later write changes what REPORT_DATA covers): refused.
+ */
+static void test_overlapping_buffers(void **state)
+{
+	struct hxa *a = *state;
+
+	a->req.base.manifest_gpa = a->report_gpa;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	hxa_prepare(a, true);
+	a->req.base.certs_gpa = a->manifest_gpa;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	hxa_prepare(a, true);
+	a->req.base.certs_gpa = a->report_gpa - PAGE_SIZE; /* 16 KiB from there reach the report */
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	hxa_prepare(a, false);
+	a->req.base.nonce_gpa = a->report_gpa + 0x100;
+	expect_rejected(a, SVSM_ATTEST_SINGLE_SERVICE, SVSM_ERR_INVALID_ADDRESS);
+	hxa_prepare(a, false);
+	a->req.base.nonce_gpa = a->manifest_gpa + 0x40;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	/* The request itself inside the manifest buffer (not in the calling area). */
+	hxa_prepare(a, false);
+	u64 old_req = a->req_gpa;
+	a->req_gpa = a->manifest_gpa + 0x10;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	/* Adjacent is fine: the report's page ends where the manifest's begins. */
+	a->req_gpa = old_req;
+	hxa_prepare(a, false);
+	a->req.base.manifest_gpa = a->report_gpa + PAGE_SIZE;
+	assert_int_equal(hxa_write_req(a, false), 0);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, NULL), SVSM_SUCCESS);
+}
+
 /* Outputs into a calling area would overwrite call_pending: refused; a nonce there is fine. */
 static void test_calling_area_output(void **state)
 {
@@ -485,6 +546,13 @@ static void test_calling_area_output(void **state)
 	expect_rejected(a, SVSM_ATTEST_SINGLE_SERVICE, SVSM_ERR_INVALID_ADDRESS);
 	hxa_prepare(a, false);
 	assert_true(a->nonce_gpa >= ca && a->nonce_gpa < ca + PAGE_SIZE);
+	assert_int_equal(hxa_write_req(a, false), 0);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, NULL), SVSM_SUCCESS);
+	/* Except over the CA's header, which the SVSM rewrites after every call. */
+	a->req.base.nonce_gpa = ca + 7;
+	a->nonce_gpa = ca + 0x800;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	a->req.base.nonce_gpa = ca + 8;
 	assert_int_equal(hxa_write_req(a, false), 0);
 	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, NULL), SVSM_SUCCESS);
 }
@@ -585,6 +653,43 @@ static void test_query_protocol(void **state)
 	hx_shutdown(h);
 }
 
+/* Manifests above 16 KiB are refused: three services of 8 KiB each. */
+static u32 big_manifest(const struct attest_service *s, u32 version, u8 *buf, u32 size)
+{
+	if (size >= 8192) {
+		memset(buf, 0x33, 8192);
+	}
+	return 8192;
+}
+
+static void test_manifest_too_big(void **state)
+{
+	struct hxa *a = *state;
+	static struct attest_service svc[2] = {{.guid = {0x66, 1}, .manifest = big_manifest},
+					       {.guid = {0x66, 2}, .manifest = big_manifest}};
+	static u8 data[8192];
+
+	assert_int_equal(attest_test_service_register(a->h->m, data, sizeof(data)), 0);
+	hx_as_svsm_begin(a->h);
+	assert_int_equal(attest_service_register(&svc[0]), 0);
+	hx_as_svsm_end(a->h);
+	/* 24 + 2 * 24 + 2 * 8192 = 16456 bytes: above SVSM_ATTEST_MANIFEST_MAX. */
+	a->req.base.manifest_size = 0x8000;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_REQUEST);
+	/* One 8 KiB service next to a small one is fine. */
+	assert_int_equal(attest_test_service_register(a->h->m, data, 100), 0);
+	hx_as_svsm_begin(a->h);
+	assert_int_equal(attest_service_register(&svc[1]), 0);
+	assert_int_equal(attest_service_unregister(svc[0].guid), 0);
+	hx_as_svsm_end(a->h);
+	u64 big = hx_pages(a->h, 8);
+	a->req.base.manifest_gpa = big;
+	assert_int_equal(hxa_write_req(a, false), 0);
+	struct guest_regs r;
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, &r), SVSM_SUCCESS);
+	assert_int_equal(r.rcx, 24 + 48 + 100 + 8192);
+}
+
 /* The registry's own rules (run as SVSM code). */
 static u32 dummy_manifest(const struct attest_service *s, u32 version, u8 *buf, u32 size)
 {
@@ -635,6 +740,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_services_empty_manifest, setup_no_service, teardown),
 		cmocka_unit_test_setup_teardown(test_single_service_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_vs_all_distinct_with_one_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_never_looks_like_services, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_linux_retry_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_buffer_too_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_buffer_too_small, setup, teardown),
@@ -643,12 +749,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nonce_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misaligned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_gpas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlapping_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_calling_area_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unvalidated_gpa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_callers_gpa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_service_version_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manifest_too_big, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("attest", tests, NULL, NULL);
 }

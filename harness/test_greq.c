@@ -283,6 +283,30 @@ static void test_bad_cert_table(void **state)
 	assert_channel_works(a);
 }
 
+/*
+ * A firmware that answers, authentically, with another report (other REPORT_DATA, another
+ * VMPL): never passed on; the channel is intact (the sequence held). A changed MEASUREMENT
+ * is not the SVSM's to judge: it passes, and the verifier compares it.
+ */
+static void test_wrong_report_from_psp(void **state)
+{
+	struct hxa *a = *state;
+	struct greq_info gi;
+
+	lie_arm(a, PSP_HOSTILE_REPORT, 0x50ull << 8 | 0x01, 1);
+	u64 rep = hx_hash_mem(a->h, a->report_gpa, PAGE_SIZE);
+	assert_int_equal(attest(a), SVSM_ERR_INVALID_REQUEST);
+	assert_true(hx_hash_mem(a->h, a->report_gpa, PAGE_SIZE) == rep);
+	hxa_greq_info(a, &gi);
+	assert_int_equal(gi.last_error, GREQ_BAD_REPORT);
+	assert_false(gi.disabled);
+	lie_arm(a, PSP_HOSTILE_REPORT, 0x30ull << 8 | 0x02, 1);
+	assert_int_equal(attest(a), SVSM_ERR_INVALID_REQUEST);
+	lie_arm(a, PSP_HOSTILE_REPORT, 0x90ull << 8 | 0x01, 1);
+	assert_int_equal(attest(a), SVSM_SUCCESS);
+	assert_channel_works(a);
+}
+
 /* The PSP's VMPCK0 is not the SVSM's: the firmware cannot authenticate the message. */
 static void test_wrong_vmpck(void **state)
 {
@@ -421,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ghcb_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certs_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_cert_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_report_from_psp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_vmpck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequence_broken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_derive_key, setup, teardown),

@@ -247,6 +247,73 @@ static void test_measurement_tracks_launch(void **state)
 	}
 }
 
+/* The machine's launch, page by page, as docs/attestation.md lists it. */
+struct plan_log {
+	struct emu_launch_page p[8192];
+	u8 first[PAGE_SIZE], vmsa[PAGE_SIZE];
+	unsigned n;
+};
+
+static void plan_record(void *ctx, const struct emu_launch_page *p)
+{
+	struct plan_log *l = ctx;
+
+	assert_true(l->n < ARRAY_COUNT(l->p));
+	if (l->n == 0) {
+		memcpy(l->first, p->contents, PAGE_SIZE);
+	}
+	if (p->type == EMU_PAGE_VMSA) {
+		memcpy(l->vmsa, p->contents, PAGE_SIZE);
+	}
+	l->p[l->n++] = *p;
+}
+
+static void test_launch_plan(void **state)
+{
+	static struct plan_log l;
+	struct emu_config cfg;
+
+	emu_config_default(&cfg);
+	psp_default_pages(&cfg);
+	l.n = 0;
+	emu_launch_plan(&cfg, plan_record, &l);
+	u64 region = cfg.svsm_size / PAGE_SIZE;
+	assert_int_equal(l.n, region + 4);
+	assert_int_equal(l.p[0].gpa, cfg.svsm_base);
+	assert_int_equal(l.p[0].type, EMU_PAGE_NORMAL);
+	assert_memory_equal(l.first, "svsm-emu params", 16);
+	for (u64 i = 1; i < region; i++) {
+		assert_int_equal(l.p[i].type, EMU_PAGE_ZERO);
+		assert_int_equal(l.p[i].gpa, cfg.svsm_base + i * PAGE_SIZE);
+	}
+	assert_int_equal(cfg.secrets_gpa, cfg.svsm_base - 2 * PAGE_SIZE);
+	assert_int_equal(cfg.cpuid_gpa, cfg.svsm_base - PAGE_SIZE);
+	assert_int_equal(l.p[region].type, EMU_PAGE_SECRETS);
+	assert_int_equal(l.p[region].gpa, cfg.secrets_gpa);
+	assert_int_equal(l.p[region + 1].type, EMU_PAGE_CPUID);
+	assert_int_equal(l.p[region + 1].gpa, cfg.cpuid_gpa);
+	assert_int_equal(l.p[region + 2].type, EMU_PAGE_ZERO);
+	assert_int_equal(l.p[region + 2].gpa, cfg.caa_gpa);
+	assert_int_equal(l.p[region + 2].perms[0], VMPL_PERM_READ | VMPL_PERM_WRITE);
+	assert_int_equal(l.p[region + 3].type, EMU_PAGE_VMSA);
+	assert_int_equal(l.p[region + 3].gpa, EMU_LAUNCH_VMSA_GPA);
+	for (unsigned i = 0; i < l.n; i++) {
+		if (i != region + 2) {
+			assert_int_equal(l.p[i].perms[0] | l.p[i].perms[1] | l.p[i].perms[2], 0);
+		}
+	}
+	u64 efer, rip, cr0, features;
+	memcpy(&efer, l.vmsa + 0xD0, 8);
+	memcpy(&rip, l.vmsa + 0x178, 8);
+	memcpy(&cr0, l.vmsa + 0x158, 8);
+	memcpy(&features, l.vmsa + 0x3B0, 8);
+	assert_int_equal(l.vmsa[0xCA], 0);
+	assert_int_equal(efer, 0x1000);
+	assert_int_equal(rip, cfg.svsm_base);
+	assert_int_equal(cr0, 0x11);
+	assert_int_equal(features, 1);
+}
+
 /* The guest policy: bit 17 set, 63:26 clear, ABI not newer than the firmware's, SMT allowed. */
 static void test_policy(void **state)
 {
@@ -302,8 +369,11 @@ static void test_secrets_and_cpuid_pages(void **state)
 	const u8 *s = emu_mem(m, m->cfg.secrets_gpa);
 	u32 version;
 
+	u32 fms;
 	memcpy(&version, s + SNP_SECRETS_VERSION_OFFSET, 4);
+	memcpy(&fms, s + SNP_SECRETS_FMS_OFFSET, 4);
 	assert_int_equal(version, 3);
+	assert_int_equal(fms, 0x00A10F11);
 	for (unsigned i = 0; i < SNP_VMPCK_COUNT; i++) {
 		assert_memory_equal(s + SNP_SECRETS_VMPCK_OFFSET(i), a->p->st->vmpck[i], SNP_VMPCK_SIZE);
 	}
@@ -444,6 +514,8 @@ static void test_firmware_message_checks(void **state)
 		assert_int_equal(psp_msg_open(p->st->vmpck[1], g.resp, &rsp, sizeof(rsp)), sizeof(rsp));
 		assert_int_equal(rsp.status, bad[i].status);
 		assert_int_equal(rsp.report_size, 0);
+		assert_int_equal(rsp.report.version, 0);
+		assert_int_equal(rsp.report.signature_algo, 0);
 		g.seq += 2;
 	}
 	/* Key select 1 (VCEK) is served. */
@@ -548,6 +620,12 @@ static void test_hypervisor_side(void **state)
 	for (unsigned i = 0; i < 4; i++) {
 		assert_int_equal(rmp_make_shared(&m->rmp, certs + i * PAGE_SIZE), 0);
 	}
+	/* A response page beyond guest memory. */
+	memset(&g, 0, sizeof(g));
+	ghcb_set_sw_exit_info_1(&g, req);
+	ghcb_set_sw_exit_info_2(&g, m->cfg.mem_size);
+	psp_hv_guest_request(a->p, m, &m->vcpus[0], &g, SVM_VMGEXIT_GUEST_REQUEST);
+	assert_int_equal(ghcb_get_sw_exit_info_2(&g), GHCB_ERR_INVALID_INPUT);
 	/* Missing inputs. */
 	memset(&g, 0, sizeof(g));
 	ghcb_set_sw_exit_info_1(&g, req);
@@ -611,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_launch_known_answers),
 		cmocka_unit_test(test_launch_digest_binds_everything),
 		cmocka_unit_test(test_measurement_tracks_launch),
+		cmocka_unit_test(test_launch_plan),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test_setup_teardown(test_secrets_and_cpuid_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_firmware_message_checks, setup, teardown),

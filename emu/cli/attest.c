@@ -427,6 +427,9 @@ static int attest_parse(int argc, char **argv, struct attest_opts *o)
 	if (o->nonce_len <= 0 || !o->out) {
 		return cli_error(EXIT_USAGE, "attest needs --nonce HEX and --out DIR (try svsm-emu attest --help)");
 	}
+	if (o->nonce_len > 3000) {
+		return cli_error(EXIT_USAGE, "--nonce is longer than the guest's calling area can hold");
+	}
 	if (o->keys && o->new_keys) {
 		return cli_error(EXIT_USAGE, "--keys and --new-keys exclude each other");
 	}
@@ -498,10 +501,6 @@ static int cmd_attest(int argc, char **argv)
 		.manifest_version = (u32)o.version,
 		.certs = o.certs,
 	};
-	if (o.nonce_len > 4000) {
-		status = cli_error(EXIT_USAGE, "--nonce is longer than the guest's page");
-		goto out;
-	}
 	if (guest_attest(&g, &req, &res) != 0) {
 		if (res.status != GUEST_OK) {
 			status = cli_error(EXIT_MACHINE, "the call did not complete (guest status %d)", res.status);
@@ -682,8 +681,15 @@ static int cmd_verify(int argc, char **argv)
 	struct verify_result vr;
 	int rc = verify_report(&in, &vr);
 	if (json) {
-		printf("{\"verified\": %s, \"failed_check\": %s%s%s, \"detail\": \"%s\", \"report\": ", rc ? "false" : "true",
-		       rc ? "\"" : "", rc ? verify_check_name(vr.failed) : "null", rc ? "\"" : "", rc ? vr.detail : "");
+		printf("{\"verified\": %s, \"failed_check\": %s%s%s, \"detail\": \"", rc ? "false" : "true", rc ? "\"" : "",
+		       rc ? verify_check_name(vr.failed) : "null", rc ? "\"" : "");
+		for (const char *c = rc ? vr.detail : ""; *c; c++) {
+			if (*c == '"' || *c == '\\') {
+				putchar('\\');
+			}
+			putchar((unsigned char)*c >= 0x20 ? *c : ' ');
+		}
+		printf("\", \"report\": ");
 		if (in.report_len == SNP_REPORT_SIZE) {
 			verify_print_report(stdout, (const struct snp_attestation_report *)report, true);
 		} else {

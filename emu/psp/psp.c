@@ -221,13 +221,23 @@ static void psp_serve_report(struct psp *p, u8 vmpck, const u8 *payload, struct 
 		rsp->status = SNP_STATUS_INVALID_KEY;
 		return;
 	}
-	if (psp_make_report(p, req.user_data, req.vmpl, &rsp->report) != 0) {
+	u64 flip = p->hostile ? p->hostile(p->hostile_ctx, PSP_HOSTILE_REPORT, 0) : 0;
+	if (flip) {
+		/* Sign a report other than the one asked for (tests of the SVSM's check). */
+		if (psp_make_report(p, req.user_data, req.vmpl, &rsp->report) != 0) {
+			rsp->status = SEV_RET_INVALID_PLATFORM_STATE;
+			return;
+		}
+		((u8 *)&rsp->report)[(flip >> 8) % SNP_REPORT_SIGNED_SIZE] ^= (u8)flip;
+		psp_sign_report(p, &rsp->report);
+	} else if (psp_make_report(p, req.user_data, req.vmpl, &rsp->report) != 0) {
 		rsp->status = SEV_RET_INVALID_PLATFORM_STATE;
 		memset(&rsp->report, 0, sizeof(rsp->report));
 		return;
 	}
 	rsp->status = SEV_RET_SUCCESS;
 	rsp->report_size = SNP_REPORT_SIZE;
+	p->st->last_report = rsp->report;
 	p->st->reports++;
 }
 

@@ -124,6 +124,8 @@ enum psp_hostile_point {
 	PSP_HOSTILE_TAMPER,      /* non-zero: XOR the response byte at (v >> 8) % 4096 with v & 0xFF */
 	PSP_HOSTILE_EXITINFO2,   /* SW_EXITINFO2 written back */
 	PSP_HOSTILE_CERTS,       /* non-zero: XOR the certificate byte at (v >> 8) % 16384 with v & 0xFF */
+	PSP_HOSTILE_REPORT,      /* non-zero: a firmware that signs another report: XOR the byte at
+				  * (v >> 8) % 0x2A0 with v & 0xFF before signing */
 	PSP_HOSTILE_POINT_COUNT,
 };
 
@@ -149,6 +151,7 @@ struct psp_state {
 	u32 last_fw_error;
 	bool have_last_resp;
 	u8 last_resp[SNP_MSG_PAGE_SIZE];   /* the hypervisor's copy of the previous response */
+	struct snp_attestation_report last_report; /* the last report the firmware made */
 };
 
 struct psp {

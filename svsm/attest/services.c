@@ -82,10 +82,11 @@ static bool services_data(const struct attest_service *s, u32 version, u8 *buf, 
 	return true;
 }
 
+static const u8 manifest_guid[16] = SVSM_MANIFEST_GUID;
+
 /* The GUID table: header, entries in registration order, then each service's data. */
 static u32 services_table(u8 *buf, u32 cap, u32 *size)
 {
-	static const u8 manifest_guid[16] = SVSM_MANIFEST_GUID;
 	u32 n = registry.count;
 	u32 off = (u32)(sizeof(struct svsm_manifest_hdr) + n * sizeof(struct svsm_manifest_entry));
 
@@ -127,9 +128,16 @@ u32 attest_manifest_build(const u8 *guid, u32 version, u8 *buf, u32 cap, u32 *si
 			rc = SVSM_ERR_UNSUPPORTED_PROTOCOL;
 		} else if (version > registry.slots[i]->max_manifest_version) {
 			rc = SVSM_ERR_INVALID_PARAMETER;
+		} else if (!services_data(registry.slots[i], version, buf, cap, size)) {
+			rc = SVSM_ERR_INVALID_REQUEST;
+		} else if (*size >= 16 && !memcmp(buf, manifest_guid, 16)) {
+			/*
+			 * A service's data that starts like a services manifest could be mistaken for
+			 * one: SINGLE and SERVICES answers must never be able to coincide.
+			 */
+			rc = SVSM_ERR_INVALID_REQUEST;
 		} else {
-			rc = services_data(registry.slots[i], version, buf, cap, size) ? SVSM_SUCCESS
-										: SVSM_ERR_INVALID_REQUEST;
+			rc = SVSM_SUCCESS;
 		}
 	}
 	spin_unlock(&registry.lock);

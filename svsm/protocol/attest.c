@@ -105,6 +105,7 @@ static bool attest_bytes_zero(const u8 *p, size_t n)
 
 /* The decoded request: every field checked by attest_decode. */
 struct attest_args {
+	u64 req_gpa; /* RCX as the guest passed it (RCX returns the manifest size) */
 	struct svsm_attest_req r;
 	bool single;
 	u8 guid[16];
@@ -142,6 +143,7 @@ static u32 attest_decode(const struct svsm_call *call, bool single, struct attes
 	    (b->certs_size && !IS_ALIGNED(b->certs_gpa, PAGE_SIZE))) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
+	a->req_gpa = gpa;
 	a->r = *b;
 	a->single = single;
 	memcpy(a->guid, req.guid, sizeof(a->guid));
@@ -150,6 +152,13 @@ static u32 attest_decode(const struct svsm_call *call, bool single, struct attes
 	/* An all-zero GUID names no service (Linux sends SERVICES for it instead). */
 	if (single && attest_bytes_zero(a->guid, sizeof(a->guid))) {
 		return SVSM_ERR_UNSUPPORTED_PROTOCOL;
+	}
+	/*
+	 * Not over a calling area's header: the SVSM rewrites call_pending and mem_available
+	 * after the call, so the guest would no longer hold the nonce REPORT_DATA covers.
+	 */
+	if ((b->nonce_gpa & PAGE_MASK) < offsetof(struct svsm_ca, buffer) && vcpu_page_is_caa(b->nonce_gpa)) {
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	rc = attest_check(call, b->nonce_gpa, SVSM_ATTEST_NONCE_SIZE, false);
 	if (rc == SVSM_SUCCESS) {
@@ -170,6 +179,42 @@ static u32 attest_greq_error(int rc)
 	}
 }
 
+static bool attest_overlap(u64 a, u64 alen, u64 b, u64 blen)
+{
+	return alen && blen && a < b + blen && b < a + alen;
+}
+
+/*
+ * What the SVSM writes (report, manifest, certificates) must not overlap itself, the nonce
+ * or the request: a later write would change what an earlier one, or REPORT_DATA, covers,
+ * and the guest would get evidence that does not verify.
+ */
+static u32 attest_check_disjoint(const struct attest_args *a, u32 msize)
+{
+	u64 req_len = a->single ? sizeof(struct svsm_attest_single_req) : sizeof(struct svsm_attest_req);
+	u64 certs_len = a->want_certs ? MIN((u64)a->r.certs_size, (u64)SNP_CERTS_MAX_SIZE) : 0;
+	const struct {
+		u64 gpa, len;
+	} out[3] = {{a->r.report_gpa, SNP_REPORT_SIZE}, {a->r.manifest_gpa, msize}, {a->r.certs_gpa, certs_len}};
+
+	for (unsigned i = 0; i < 3; i++) {
+		/* Ranges that wrap are refused by attest_check: only compare the others. */
+		if (out[i].gpa + out[i].len < out[i].gpa) {
+			continue;
+		}
+		for (unsigned j = i + 1; j < 3; j++) {
+			if (attest_overlap(out[i].gpa, out[i].len, out[j].gpa, out[j].len)) {
+				return SVSM_ERR_INVALID_ADDRESS;
+			}
+		}
+		if (attest_overlap(out[i].gpa, out[i].len, a->r.nonce_gpa, SVSM_ATTEST_NONCE_SIZE) ||
+		    attest_overlap(out[i].gpa, out[i].len, a->req_gpa, req_len)) {
+			return SVSM_ERR_INVALID_ADDRESS;
+		}
+	}
+	return SVSM_SUCCESS;
+}
+
 /* With the channel claimed: everything after decoding. */
 static u32 attest_run(struct svsm_call *call, const struct attest_args *a)
 {
@@ -188,7 +233,10 @@ static u32 attest_run(struct svsm_call *call, const struct attest_args *a)
 	if (a->r.manifest_size < msize || a->r.report_size < SNP_REPORT_SIZE) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	rc = attest_check(call, a->r.report_gpa, SNP_REPORT_SIZE, true);
+	rc = attest_check_disjoint(a, msize);
+	if (rc == SVSM_SUCCESS) {
+		rc = attest_check(call, a->r.report_gpa, SNP_REPORT_SIZE, true);
+	}
 	if (rc == SVSM_SUCCESS) {
 		rc = attest_check(call, a->r.manifest_gpa, msize, true);
 	}
