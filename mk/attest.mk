@@ -23,6 +23,7 @@ $(CT_CHECK): $(CT_SRCS) $(wildcard svsm/include/svsm/*.h) | $(DEPS_STAMP)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Isvsm/include -o $@ $(CT_SRCS)
 
 .PHONY: attest-e2e attest-fixtures check-ct
+
 check-ct: $(CT_CHECK)
 	@valgrind -q --error-exitcode=2 $(CT_CHECK)
 
@@ -35,3 +36,13 @@ attest-fixtures: $(ATTEST_TOOL)
 	$(ATTEST_TOOL) golden fixtures/attestation/keys fixtures/attestation/golden
 
 test: attest-e2e check-ct
+
+# The attestation fuzz targets (harness/fuzz/fuzz_attest.c, fuzz_greq.c) load the test keys
+# from the tree when it is there (else they make new ones): in every build of them.
+%/harness/fuzz/fuzz_attest.o %/harness/fuzz/fuzz_greq.o: HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
+%/harness/fuzz/fuzz_attest.o %/harness/fuzz/fuzz_greq.o: FUZZ_HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
+
+.PHONY: attest-fuzz-corpora
+attest-fuzz-corpora:
+	python3 harness/fuzz/gen_attest_corpus.py fixtures/fuzz
+fuzz-corpora: attest-fuzz-corpora
