@@ -4,10 +4,11 @@
 #   make attest-e2e        the end-to-end check alone
 #   make check-ct          the core's crypto under valgrind with secrets marked undefined
 #   make attest-fixtures   regenerate fixtures/attestation/keys and golden/ (test keys!)
+#   make bench-attest      crypto throughput vs OpenSSL, measured boot, one attestation (part of make bench)
 
 # svsm-emu and the suites find the committed fixtures (test keys, vectors) wherever they run.
 $(B)/obj/emu/cli/attest.o: HOSTED_CFLAGS += -DSVSM_EMU_FIXTURES='"$(abspath fixtures)"'
-ATTEST_SUITES := test_crypto test_attest test_greq test_psp test_verify
+ATTEST_SUITES := test_crypto test_attest test_greq test_psp test_verify tools/attest_bench
 $(ATTEST_SUITES:%=$(B)/obj/harness/%.o): HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
 
 ATTEST_TOOL := $(B)/tools/attest-fixtures
@@ -22,7 +23,16 @@ $(CT_CHECK): $(CT_SRCS) $(wildcard svsm/include/svsm/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Isvsm/include -o $@ $(CT_SRCS)
 
-.PHONY: attest-e2e attest-fixtures check-ct
+ATTEST_BENCH := $(B)/tools/attest-bench
+$(ATTEST_BENCH): $(B)/obj/harness/tools/attest_bench.o $(HARNESS_LIB) $(EMU_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $(LTO_LDFLAGS) -o $@ $< $(HARNESS_LIB) $(LINK_LIBS)
+
+.PHONY: attest-e2e attest-fixtures check-ct bench-attest
+bench-attest: $(ATTEST_BENCH)
+	@mkdir -p $(ROOT)/bench
+	$(ATTEST_BENCH) --json $(ROOT)/bench/attest.json
+BENCH_TARGETS += bench-attest
 
 check-ct: $(CT_CHECK)
 	@valgrind -q --error-exitcode=2 $(CT_CHECK)
