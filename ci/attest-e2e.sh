@@ -50,6 +50,14 @@ cmp -s "$work/all/manifest.bin" "$work/single/manifest.bin" && bad "single and a
 [ "$(head -c 16 "$work/single/manifest.bin" | od -An -tx1 | tr -d ' \n')" != "bb9e8463923d7046a1ff58f9c94b87bb" ] && ok \
 	|| bad "the single-service manifest starts with the GUID-table header"
 
+# A key hierarchy made for this machine (new ARK, ASK and VCEK): verifies against its own ARK,
+# not against the committed test ARK.
+check "attest --new-keys" "$emu" attest --nonce "$nonce" --out "$work/newkeys" --new-keys --certs
+check "verify --new-keys" "$emu" verify --dir "$work/newkeys" --measurement "$measurement"
+refuse "new keys against the committed ARK" 1 "FAILED chain" "$emu" verify --report "$work/newkeys/report.bin" \
+	--nonce "$work/newkeys/nonce.bin" --manifest "$work/newkeys/manifest.bin" --ark "$golden/ok/ark.pem" \
+	--ask "$work/newkeys/ask.pem" --vcek "$work/newkeys/vcek.pem"
+
 # Another launch, another measurement, and measure agrees with that report too.
 m512=$("$emu" measure --mem 512)
 [ "$m512" != "$measurement" ] && ok || bad "measure --mem 512 differs"

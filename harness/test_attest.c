@@ -612,7 +612,28 @@ static void test_not_callers_gpa(void **state)
 	a->req.base.nonce_gpa = ro + 128;
 	assert_int_equal(hxa_write_req(a, false), 0);
 	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, NULL), SVSM_SUCCESS);
+	/* The request itself in a page VMPL1 may not read (written there while it still could). */
+	u64 req_page = hx_page(a->h);
+	hxa_prepare(a, false);
+	a->req_gpa = req_page + 8;
+	assert_int_equal(hxa_write_req(a, false), 0);
+	hx_as_svsm_begin(a->h);
+	assert_int_equal(arch_rmpadjust(req_page, PAGE_SIZE_4K, EMU_GUEST_VMPL, 0, false), RMP_SUCCESS);
+	hx_as_svsm_end(a->h);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, NULL), SVSM_ERR_INVALID_ADDRESS);
 	assert_oracle_clean(a->h);
+}
+
+/* A CPU without RMPQUERY: the caller's rights cannot be proven, so every address is refused. */
+static void test_no_rmpquery_fails_closed(void **state)
+{
+	struct hxa *a = *state;
+
+	a->h->m->rmp.no_rmpquery = true;
+	expect_rejected(a, SVSM_ATTEST_SERVICES, SVSM_ERR_INVALID_ADDRESS);
+	a->h->m->rmp.no_rmpquery = false;
+	assert_int_equal(hxa_write_req(a, false), 0);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, NULL), SVSM_SUCCESS);
 }
 
 /* Unknown service, null GUID, manifest version other than 0, unknown call id. */
@@ -753,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_calling_area_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unvalidated_gpa, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_callers_gpa, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_rmpquery_fails_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_service_version_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_rules, setup, teardown),

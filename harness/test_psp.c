@@ -412,6 +412,13 @@ static void test_secrets_and_cpuid_pages(void **state)
 	u32 count = 65;
 	memcpy(page, &count, 4);
 	assert_int_equal(psp_machine_ops.launch_update(p, &lp, page), SEV_RET_INVALID_PARAM);
+	/* A ZERO page becomes zero, whatever it held. */
+	memset(page, 0x5A, PAGE_SIZE);
+	struct emu_launch_page zp = {.gpa = 0x6000, .type = EMU_PAGE_ZERO};
+	assert_int_equal(psp_machine_ops.launch_update(p, &zp, page), 0);
+	for (unsigned i = 0; i < PAGE_SIZE; i++) {
+		assert_int_equal(page[i], 0);
+	}
 	psp_destroy(p);
 }
 
@@ -556,6 +563,11 @@ static void test_report_layout(void **state)
 	assert_int_equal(AT32(0x048), 0);
 	assert_memory_equal(raw + 0x050, data, 64);
 	assert_memory_equal(raw + 0x090, p->measurement, 48);
+	static const u8 zeros[64];
+	assert_memory_equal(raw + 0x0C0, p->cfg.host_data, 32);
+	assert_memory_equal(raw + 0x010, zeros, 32);  /* FAMILY_ID, IMAGE_ID: no ID block */
+	assert_memory_equal(raw + 0x0E0, zeros, 48);  /* ID_KEY_DIGEST */
+	assert_memory_equal(raw + 0x110, zeros, 48);  /* AUTHOR_KEY_DIGEST */
 	assert_memory_equal(raw + 0x140, p->st->report_id, 32);
 	for (unsigned i = 0; i < 32; i++) {
 		assert_int_equal(raw[0x160 + i], 0xFF);
@@ -668,6 +680,41 @@ static void test_hypervisor_side(void **state)
 	assert_int_equal(a->p->st->requests, requests + 1);
 }
 
+/* A new chip (its own VCEK, CHIP_ID and TCB) under the committed test roots. */
+static void test_new_chip_under_test_roots(void **state)
+{
+	char err[256];
+	struct psp_keys roots;
+	u8 data[64] = {0};
+	struct snp_attestation_report r;
+
+	assert_int_equal(psp_keys_load(&roots, FIXTURES_DIR "/attestation/keys", err, sizeof(err)), 0);
+	struct psp_config pc = {.keys_roots = &roots};
+	memset(pc.chip.chip_id, 0x77, sizeof(pc.chip.chip_id));
+	pc.chip.bl_spl = 1;
+	pc.chip.snp_spl = 9;
+	struct psp *p = psp_create(&pc, err, sizeof(err));
+	assert_non_null(p);
+	assert_memory_equal(p->keys.chip.chip_id, pc.chip.chip_id, SNP_CHIP_ID_SIZE);
+	assert_int_equal(X509_cmp(p->keys.ark_cert, roots.ark_cert), 0);
+	assert_int_not_equal(X509_cmp(p->keys.vcek_cert, roots.vcek_cert), 0);
+	assert_int_equal(psp_make_report(p, data, 0, &r), 0);
+	assert_int_equal(r.chip_id[0], 0x77);
+	assert_int_equal(r.reported_tcb, psp_chip_tcb(&pc.chip));
+	/* Chain (to the committed ARK), signature and VCEK binding pass; REPORT_DATA is next. */
+	struct verify_input in = {.report = (const u8 *)&r, .report_len = sizeof(r), .ark = roots.ark_cert,
+				  .ask = roots.ask_cert, .vcek = p->keys.vcek_cert};
+	struct verify_result vr;
+	assert_int_equal(verify_report(&in, &vr), -1);
+	assert_int_equal(vr.failed, VERIFY_REPORT_DATA);
+	/* The committed VCEK does not sign for this chip. */
+	in.vcek = roots.vcek_cert;
+	assert_int_equal(verify_report(&in, &vr), -1);
+	assert_int_equal(vr.failed, VERIFY_SIGNATURE);
+	psp_destroy(p);
+	psp_keys_free(&roots);
+}
+
 /* The PSP answers only after the launch finished. */
 static void test_not_launched(void **state)
 {
@@ -695,6 +742,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_firmware_message_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hypervisor_side, setup, teardown),
+		cmocka_unit_test(test_new_chip_under_test_roots),
 		cmocka_unit_test(test_not_launched),
 	};
 	return cmocka_run_group_tests_name("psp", tests, NULL, NULL);
