@@ -20,6 +20,7 @@ PACKAGES=(
 	libmimalloc2.0
 	python3
 	afl++
+	valgrind
 )
 
 missing=()

@@ -23,6 +23,7 @@ void emu_config_default(struct emu_config *cfg)
 		.seed = 1,
 		.guest_vmpl = EMU_GUEST_VMPL,
 		.legacy_hole = true,
+		.policy = EMU_DEFAULT_POLICY,
 	};
 }
 

@@ -17,7 +17,7 @@
 #define EMU_HV_FEATURES (GHCB_HV_FT_SNP | GHCB_HV_FT_SNP_AP_CREATION | GHCB_HV_FT_SNP_MULTI_VMPL)
 
 /* CPUID values the emulated platform reports (leaf, register index -> value). */
-static u32 emu_cpuid(u32 leaf, unsigned reg)
+u32 emu_hv_cpuid(u32 leaf, unsigned reg)
 {
 	switch (leaf) {
 	case 0x80000000:
@@ -152,7 +152,7 @@ static void hv_msr_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 msr)
 	case GHCB_MSR_CPUID_REQ: {
 		hv_count(m, EXIT_MSR_CPUID);
 		unsigned reg = (unsigned)((msr >> 30) & 3);
-		resp = ((u64)emu_cpuid((u32)(msr >> 32), reg) << 32) | GHCB_MSR_CPUID_RESP;
+		resp = ((u64)emu_hv_cpuid((u32)(msr >> 32), reg) << 32) | GHCB_MSR_CPUID_RESP;
 		break;
 	}
 	case GHCB_MSR_REG_GPA_REQ: {
@@ -449,7 +449,7 @@ static void hv_ghcb_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 gpa)
 				break;
 			}
 			for (unsigned r = 0; r < 4; r++) {
-				u64 val = emu_cpuid((u32)ghcb_get_rax(&g), r);
+				u64 val = emu_hv_cpuid((u32)ghcb_get_rax(&g), r);
 				static const unsigned off[4] = {GHCB_OFF_RAX, GHCB_OFF_RBX, GHCB_OFF_RCX, GHCB_OFF_RDX};
 				memcpy(g.save + off[r], &val, 8);
 			}
@@ -481,6 +481,17 @@ static void hv_ghcb_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 gpa)
 			}
 			break;
 		}
+		case SVM_VMGEXIT_GUEST_REQUEST:
+		case SVM_VMGEXIT_EXT_GUEST_REQUEST:
+			/* Served by the PSP model and its host side (emu/psp/), if the machine has one. */
+			if (m->cfg.psp && m->cfg.psp->guest_request) {
+				hv_count(m, EXIT_NAE_GUEST_REQUEST);
+				m->cfg.psp->guest_request(m->cfg.psp_ctx, m, v, &g, exit_code);
+			} else {
+				hv_count(m, EXIT_NAE_OTHER);
+				hv_nae_error(m, &g, GHCB_ERR_INVALID_EVENT);
+			}
+			break;
 		case SVM_VMGEXIT_HV_FEATURES:
 			hv_count(m, EXIT_NAE_HV_FEATURES);
 			ghcb_set_sw_exit_info_1(&g, 0);

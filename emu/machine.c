@@ -28,6 +28,7 @@ const char *const emu_exit_kind_names[EXIT_KIND_COUNT] = {
 	[EXIT_NAE_RUN_VMPL] = "nae:run-vmpl",
 	[EXIT_NAE_HV_FEATURES] = "nae:hv-features",
 	[EXIT_NAE_TERMINATE] = "nae:terminate",
+	[EXIT_NAE_GUEST_REQUEST] = "nae:guest-request",
 	[EXIT_NAE_OTHER] = "nae:unsupported",
 	[EXIT_NAE_ERROR] = "nae:rejected",
 };
@@ -229,6 +230,13 @@ void emu_svsm_shared_fault(struct emu_machine *m, u64 gpa, bool write)
 	emu_terminate(m, TERM_SET_SVSM, TERM_SVSM_FAULT);
 }
 
+/* A page of the PSP launch outside the SVSM region and the calling area. */
+static bool emu_launch_page_ok(const struct emu_config *c, u64 gpa)
+{
+	return gpa != 0 && IS_ALIGNED(gpa, PAGE_SIZE) && gpa + PAGE_SIZE <= c->mem_size && gpa != c->caa_gpa &&
+	       (gpa + PAGE_SIZE <= c->svsm_base || gpa >= c->svsm_base + c->svsm_size);
+}
+
 bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
 {
 	const char *why = NULL;
@@ -245,11 +253,134 @@ bool emu_config_check(const struct emu_config *c, char *err, size_t err_size)
 		why = "the SVSM region and the calling area must not overlap the 0xA0000-0xFFFFF hole";
 	} else if (c->guest_vmpl < 1 || c->guest_vmpl > 3) {
 		why = "the guest VMPL must be 1, 2 or 3";
+	} else if (c->psp && (!emu_launch_page_ok(c, c->secrets_gpa) || !emu_launch_page_ok(c, c->cpuid_gpa) ||
+			      c->secrets_gpa == c->cpuid_gpa)) {
+		why = "secrets and CPUID pages must be two pages inside memory, outside the SVSM region and the calling area";
+	} else if (!c->psp && (c->secrets_gpa || c->cpuid_gpa)) {
+		why = "secrets and CPUID pages need a PSP";
 	}
 	if (why && err) {
 		svsm_snprintf(err, err_size, "%s", why);
 	}
 	return why == NULL;
+}
+
+/* The SVSM's parameter page: what the launch tells it, measured with it. */
+struct emu_svsm_params {
+	char magic[16];
+	char version[16];
+	u64 svsm_base, svsm_size, mem_size, caa_gpa, secrets_gpa, cpuid_gpa, sev_features, guest_vmpl;
+};
+
+/* The CPUID page (shared/spec section 2.7): count, 12 reserved bytes, 48-byte entries. */
+struct emu_cpuid_entry {
+	u32 eax_in, ecx_in;
+	u64 xcr0_in, xss_in;
+	u32 eax, ebx, ecx, edx;
+	u64 reserved;
+};
+_Static_assert(sizeof(struct emu_cpuid_entry) == 48, "CPUID page entry");
+
+/* See machine.h. */
+void emu_launch_plan(const struct emu_config *cfg, void (*fn)(void *ctx, const struct emu_launch_page *p), void *ctx)
+{
+	static const u32 cpuid_leaves[] = {0x80000000, 0x8000001F};
+	u8 page[PAGE_SIZE];
+	struct emu_launch_page p = {0};
+
+	memset(page, 0, sizeof(page));
+	struct emu_svsm_params params = {
+		.magic = "svsm-emu params",
+		.svsm_base = cfg->svsm_base,
+		.svsm_size = cfg->svsm_size,
+		.mem_size = cfg->mem_size,
+		.caa_gpa = cfg->caa_gpa,
+		.secrets_gpa = cfg->secrets_gpa,
+		.cpuid_gpa = cfg->cpuid_gpa,
+		.sev_features = EMU_SEV_FEATURES,
+		.guest_vmpl = EMU_GUEST_VMPL,
+	};
+	memcpy(params.version, SVSM_VERSION_STRING, sizeof(SVSM_VERSION_STRING));
+	memcpy(page, &params, sizeof(params));
+	p = (struct emu_launch_page){.gpa = cfg->svsm_base, .type = EMU_PAGE_NORMAL, .contents = page};
+	fn(ctx, &p);
+	for (u64 gpa = cfg->svsm_base + PAGE_SIZE; gpa < cfg->svsm_base + cfg->svsm_size; gpa += PAGE_SIZE) {
+		p = (struct emu_launch_page){.gpa = gpa, .type = EMU_PAGE_ZERO};
+		fn(ctx, &p);
+	}
+	if (cfg->secrets_gpa) {
+		p = (struct emu_launch_page){.gpa = cfg->secrets_gpa, .type = EMU_PAGE_SECRETS};
+		fn(ctx, &p);
+	}
+	if (cfg->cpuid_gpa) {
+		memset(page, 0, sizeof(page));
+		u32 count = ARRAY_COUNT(cpuid_leaves);
+		memcpy(page, &count, sizeof(count));
+		for (u32 i = 0; i < count; i++) {
+			struct emu_cpuid_entry e = {
+				.eax_in = cpuid_leaves[i],
+				.eax = emu_hv_cpuid(cpuid_leaves[i], 0),
+				.ebx = emu_hv_cpuid(cpuid_leaves[i], 1),
+				.ecx = emu_hv_cpuid(cpuid_leaves[i], 2),
+				.edx = emu_hv_cpuid(cpuid_leaves[i], 3),
+			};
+			memcpy(page + 16 + i * sizeof(e), &e, sizeof(e));
+		}
+		p = (struct emu_launch_page){.gpa = cfg->cpuid_gpa, .type = EMU_PAGE_CPUID, .contents = page};
+		fn(ctx, &p);
+	}
+	p = (struct emu_launch_page){.gpa = cfg->caa_gpa, .type = EMU_PAGE_ZERO, .perms = {VMPL_PERM_READ | VMPL_PERM_WRITE, 0, 0}};
+	fn(ctx, &p);
+	/* VMSAs last: the startup vCPU's VMPL0 context, entering the SVSM at its base. */
+	memset(page, 0, sizeof(page));
+	u64 efer = EFER_SVME, sev_features = EMU_SEV_FEATURES, rip = cfg->svsm_base, cr0 = 0x11;
+	page[VMSA_VMPL] = 0;
+	memcpy(page + VMSA_EFER, &efer, 8);
+	memcpy(page + VMSA_SEV_FEATURES, &sev_features, 8);
+	memcpy(page + VMSA_RIP, &rip, 8);
+	memcpy(page + VMSA_CR0, &cr0, 8);
+	p = (struct emu_launch_page){.gpa = EMU_LAUNCH_VMSA_GPA, .type = EMU_PAGE_VMSA, .contents = page};
+	fn(ctx, &p);
+}
+
+/* One page of the PSP launch: load its contents, SNP_LAUNCH_UPDATE, then the RMP entry. */
+static void emu_launch_load(void *ctx, const struct emu_launch_page *p)
+{
+	struct emu_machine *m = ctx;
+	u8 *page = NULL;
+
+	if (m->launch_error) {
+		return;
+	}
+	if (p->type != EMU_PAGE_VMSA) {
+		page = emu_mem(m, p->gpa);
+		if (p->contents) {
+			memcpy(page, p->contents, PAGE_SIZE);
+		}
+	}
+	u32 rc = m->cfg.psp->launch_update(m->cfg.psp_ctx, p, page);
+	if (rc != 0) {
+		m->launch_error = rc;
+		return;
+	}
+	if (page) {
+		rmp_launch_page(&m->rmp, p->gpa, p->perms, false);
+	}
+}
+
+/* SNP_LAUNCH_START, every page of the plan, SNP_LAUNCH_FINISH; a failure stops the launch. */
+static void emu_launch_measured(struct emu_machine *m)
+{
+	const struct emu_psp_ops *psp = m->cfg.psp;
+
+	m->launch_error = psp->launch_start(m->cfg.psp_ctx, m->cfg.policy);
+	if (m->launch_error) {
+		return;
+	}
+	emu_launch_plan(&m->cfg, emu_launch_load, m);
+	if (!m->launch_error) {
+		m->launch_error = psp->launch_finish(m->cfg.psp_ctx);
+	}
 }
 
 /* Assign all memory, launch the SVSM region and the startup CA; see machine.h. */
@@ -281,14 +412,18 @@ void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 			}
 		}
 	}
-	/* Launch: the SVSM region (VMPL0 only) and the startup calling area (guest RW). */
-	static const u8 no_perms[3] = {0, 0, 0};
-	u8 guest_rw[3] = {0, 0, 0};
-	guest_rw[cfg->guest_vmpl - 1] = VMPL_PERM_READ | VMPL_PERM_WRITE;
-	for (u64 gpa = cfg->svsm_base; gpa < cfg->svsm_base + cfg->svsm_size; gpa += PAGE_SIZE) {
-		rmp_launch_page(&m->rmp, gpa, no_perms, false);
+	if (cfg->psp) {
+		emu_launch_measured(m);
+	} else {
+		/* Launch: the SVSM region (VMPL0 only) and the startup calling area (guest RW). */
+		static const u8 no_perms[3] = {0, 0, 0};
+		u8 guest_rw[3] = {0, 0, 0};
+		guest_rw[cfg->guest_vmpl - 1] = VMPL_PERM_READ | VMPL_PERM_WRITE;
+		for (u64 gpa = cfg->svsm_base; gpa < cfg->svsm_base + cfg->svsm_size; gpa += PAGE_SIZE) {
+			rmp_launch_page(&m->rmp, gpa, no_perms, false);
+		}
+		rmp_launch_page(&m->rmp, cfg->caa_gpa, guest_rw, false);
 	}
-	rmp_launch_page(&m->rmp, cfg->caa_gpa, guest_rw, false);
 	m->rmp.stats = (struct rmp_stats){0};
 	/* From now on the SVSM's direct map follows the RMP; start from the launched state. */
 	m->rmp.changed = emu_machine_rmp_changed;
@@ -327,8 +462,14 @@ int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size)
 		.sev_features = EMU_SEV_FEATURES,
 		.guest_rip = 0xFFFFFFF0,
 		.guest_cr0 = 0x60000010,
+		.secrets_gpa = cfg->psp ? cfg->secrets_gpa : 0,
+		.cpuid_gpa = cfg->psp ? cfg->cpuid_gpa : 0,
 	};
 
+	if (m->launch_error) {
+		svsm_snprintf(err, err_size, "the launch failed (firmware error 0x%x)", m->launch_error);
+		return -1;
+	}
 	emu_machine_ram_map(cfg, &info);
 	emu_vcpu_set_current(&m->vcpus[0]);
 	int rc = svsm_boot(&info);

@@ -30,6 +30,50 @@
 #define EMU_LEGACY_HOLE_START 0xA0000ull
 #define EMU_LEGACY_HOLE_END 0x100000ull
 
+/*
+ * The launch through the AMD Secure Processor (SNP_LAUNCH_START / SNP_LAUNCH_UPDATE /
+ * SNP_LAUNCH_FINISH), when a PSP is attached (emu/psp/, hosted; docs/attestation.md).
+ * Page types of SNP_LAUNCH_UPDATE (shared/spec section 4.6):
+ */
+enum emu_page_type {
+	EMU_PAGE_NORMAL = 1,
+	EMU_PAGE_VMSA = 2,
+	EMU_PAGE_ZERO = 3,
+	EMU_PAGE_UNMEASURED = 4,
+	EMU_PAGE_SECRETS = 5,
+	EMU_PAGE_CPUID = 6,
+};
+
+/* Where KVM measures every initial VMSA: (u64)-1 page-aligned, cut to 48 bits. */
+#define EMU_LAUNCH_VMSA_GPA 0xFFFFFFFFF000ull
+/* Guest policy of the launch: SMT allowed, bit 17 (must be one), ABI 0.0. */
+#define EMU_DEFAULT_POLICY 0x30000ull
+
+/* One 4 KiB page of the launch, in SNP_LAUNCH_UPDATE order (emu_launch_plan). */
+struct emu_launch_page {
+	u64 gpa;
+	u8 type;            /* enum emu_page_type */
+	u8 perms[3];        /* VMPL1, VMPL2, VMPL3 permission masks */
+	const u8 *contents; /* the 4 KiB the page starts with (NORMAL, VMSA, CPUID); else NULL */
+};
+
+struct emu_machine;
+struct emu_vcpu;
+struct ghcb;
+
+/*
+ * The PSP's side of the machine: the launch commands and the guest-request exits
+ * (0x8000_0011/12). Each launch command returns 0 or a firmware error (SEV_RET_*);
+ * @page is the page's memory (NULL for the VMSA, which lies outside guest memory).
+ * guest_request answers the exit in @g, the hypervisor's copy of @v's GHCB.
+ */
+struct emu_psp_ops {
+	u32 (*launch_start)(void *ctx, u64 policy);
+	u32 (*launch_update)(void *ctx, const struct emu_launch_page *p, u8 *page);
+	u32 (*launch_finish)(void *ctx);
+	void (*guest_request)(void *ctx, struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g, u64 exit_code);
+};
+
 
 /* Kinds of VMGEXIT, for statistics. */
 enum emu_exit_kind {
@@ -49,6 +93,7 @@ enum emu_exit_kind {
 	EXIT_NAE_RUN_VMPL,
 	EXIT_NAE_HV_FEATURES,
 	EXIT_NAE_TERMINATE,
+	EXIT_NAE_GUEST_REQUEST,
 	EXIT_NAE_OTHER,
 	EXIT_NAE_ERROR, /* rejected with a GHCB error code */
 	EXIT_KIND_COUNT,
@@ -167,6 +212,12 @@ struct emu_config {
 	bool no_rmpquery;   /* the CPU lacks RMPQUERY (the SVSM then serves guest_vmpl only) */
 	bool rmpadjust_unvalidated; /* RMPADJUST succeeds on pages that are not validated */
 	struct emu_hostile boot_hostile; /* misbehaviours armed before the SVSM boots */
+	/* The PSP, NULL = none: then the launch is unmeasured and guest requests unsupported. */
+	const struct emu_psp_ops *psp;
+	void *psp_ctx;
+	u64 policy;         /* given to SNP_LAUNCH_START */
+	u64 secrets_gpa;    /* the secrets and CPUID pages (PSP launches only; 0 = none) */
+	u64 cpuid_gpa;
 };
 
 /* Sizes of the per-request trace (what the SVSM did for one call on one vCPU). */
@@ -309,6 +360,7 @@ struct emu_machine {
 	char term_detail[200]; /* why, when the machine itself stopped the SVSM (a fault) */
 	void *term_jmp;       /* a jmp_buf *: if set, termination longjmps there (emu/host.c, tests) */
 	bool booted;
+	u32 launch_error;     /* a launch command failed (SEV_RET_* code); the machine cannot boot */
 	/*
 	 * If set, called just before the model itself writes guest memory (checked accesses
 	 * of the SVSM, the guest or the hypervisor, VMSA register saves, GHCB responses),
@@ -358,6 +410,18 @@ void emu_machine_ram_map(const struct emu_config *cfg, struct svsm_boot_info *in
 void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries);
 int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size);
 void emu_machine_detach(struct emu_machine *m);
+
+/*
+ * The launch of @cfg, page by page in SNP_LAUNCH_UPDATE order, VMSAs last: the SVSM's
+ * parameter page (NORMAL) and the rest of its region (ZERO), the secrets and CPUID pages,
+ * the startup calling area (ZERO, VMPL1 read-write), the startup vCPU's VMPL0 VMSA. With
+ * a PSP, emu_machine_init loads these; svsm-emu measure computes their digest without
+ * running anything. @fn may be called with contents in a buffer reused for the next page.
+ */
+void emu_launch_plan(const struct emu_config *cfg, void (*fn)(void *ctx, const struct emu_launch_page *p), void *ctx);
+
+/* The CPUID values the emulated platform reports (leaf, register 0-3 = EAX..EDX). */
+u32 emu_hv_cpuid(u32 leaf, unsigned reg);
 
 /* The vCPU with @apic_id, or NULL. */
 struct emu_vcpu *emu_vcpu_find(struct emu_machine *m, u32 apic_id);

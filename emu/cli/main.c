@@ -10,6 +10,7 @@
 #include <svsm/mm.h>
 
 #include "hostile.h"
+#include "attest_cli.h"
 #include "machine.h"
 #include "scenario.h"
 
@@ -40,6 +41,9 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  run               boot a machine, run the default scenario and print a summary;\n"
 		"                    exit status 0 only if every step behaved as the SVSM spec says\n"
+		"  attest            attestation through the SVSM and the emulated PSP (attest --help)\n"
+		"  verify            check an attestation like a relying party (verify --help)\n"
+		"  measure           print the launch measurement without running (measure --help)\n"
 		"  help              print this text\n"
 		"  version           print the version\n"
 		"\n"
@@ -413,6 +417,9 @@ int main(int argc, char **argv)
 {
 	struct options o;
 
+	if (argc > 1 && attest_cli_handles(argv[1])) {
+		return attest_cli_main(argc - 1, argv + 1);
+	}
 	if (parse_args(argc, argv, &o) != 0) {
 		return EXIT_USAGE;
 	}

@@ -16,6 +16,7 @@
 #include "guest.h"
 #include "machine.h"
 #include "oracle.h"
+#include "psp/psp.h"
 #include "snapshot.h"
 
 /* The linker's bounds of the core's state section (every writable core global). */
@@ -477,6 +478,9 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 		.diag = fuzz_host_diag,
 		.terminate = fuzz_host_terminate,
 	};
+	if (opts->psp) {
+		psp_attach(opts->psp, &c->m.cfg);
+	}
 	if (!emu_config_check(&c->m.cfg, err, sizeof(err))) {
 		fprintf(stderr, "fuzz: %s\n", err);
 		return -1;
@@ -505,6 +509,7 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 	if (snapshot_track(&fz.snap, fz.ctl, ctl_len) != 0 || snapshot_track(&fz.snap, fz.mem, FUZZ_MEM_SIZE) != 0 ||
 	    snapshot_track(&fz.snap, fz.rmp, FUZZ_RMP_PAGES * PAGE_SIZE) != 0 ||
 	    snapshot_track(&fz.snap, __start_svsm_state, (size_t)(__stop_svsm_state - __start_svsm_state)) != 0 ||
+	    (opts->psp && snapshot_track(&fz.snap, opts->psp->st, ALIGN_UP(sizeof(*opts->psp->st), PAGE_SIZE)) != 0) ||
 	    snapshot_take(&fz.snap) != 0) {
 		perror("fuzz: snapshot");
 		return -1;

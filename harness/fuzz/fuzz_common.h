@@ -108,8 +108,12 @@ struct emu_machine;
 struct emu_guest;
 struct guest_regs;
 
+struct psp;
+
 /* Options of the machine a target wants (fuzz_machine_init). */
 struct fuzz_machine_opts {
+	/* Launch through this emulated PSP (attestation targets); its state is reset per input. */
+	struct psp *psp;
 	/* Take the snapshot before svsm_boot, so every input boots (hostile-boot fuzzing). */
 	bool boot_per_input;
 	/* Terminations other than a panic are a normal outcome (hostile hypervisor). */

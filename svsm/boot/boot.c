@@ -4,6 +4,7 @@
  * VMSA, which the hypervisor learns about through SNP AP creation.
  */
 #include <svsm/arch.h>
+#include <svsm/attest.h>
 #include <svsm/core.h>
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
@@ -49,6 +50,13 @@ static bool boot_ram_valid(const struct svsm_boot_info *b)
 	return true;
 }
 
+/* A launch page outside the SVSM region and the calling area (0 = absent). */
+static bool boot_extra_page_valid(const struct svsm_boot_info *b, u64 gpa)
+{
+	return gpa == 0 || (IS_ALIGNED(gpa, PAGE_SIZE) && gpa + PAGE_SIZE <= b->mem_size && gpa != b->caa_gpa &&
+			    (gpa + PAGE_SIZE <= b->svsm_base || gpa >= b->svsm_base + b->svsm_size));
+}
+
 static bool boot_info_valid(const struct svsm_boot_info *b)
 {
 	return boot_ram_valid(b) && IS_ALIGNED(b->svsm_base, PAGE_SIZE) && IS_ALIGNED(b->svsm_size, PAGE_SIZE) && b->svsm_size != 0 &&
@@ -56,7 +64,8 @@ static bool boot_info_valid(const struct svsm_boot_info *b)
 	       b->svsm_base + b->svsm_size <= b->mem_size && IS_ALIGNED(b->caa_gpa, PAGE_SIZE) &&
 	       b->caa_gpa + PAGE_SIZE <= b->mem_size &&
 	       (b->caa_gpa + PAGE_SIZE <= b->svsm_base || b->caa_gpa >= b->svsm_base + b->svsm_size) &&
-	       b->guest_vmpl >= 1 && b->guest_vmpl <= 3;
+	       b->guest_vmpl >= 1 && b->guest_vmpl <= 3 && boot_extra_page_valid(b, b->secrets_gpa) &&
+	       boot_extra_page_valid(b, b->cpuid_gpa) && (!b->secrets_gpa || b->secrets_gpa != b->cpuid_gpa);
 }
 
 /* Check the hypervisor speaks GHCB v2 and offers what the SVSM needs; terminate otherwise. */
@@ -117,6 +126,7 @@ int svsm_boot(const struct svsm_boot_info *info)
 	log_set_console(NULL);
 	log_ring_clear();
 	protocol_reset();
+	attest_services_reset();
 	request_reset_counters();
 	vcpu_boot_init(info->sev_features);
 
@@ -128,6 +138,12 @@ int svsm_boot(const struct svsm_boot_info *info)
 		return -2;
 	}
 	owned_set(info->svsm_base, info->svsm_size >> PAGE_SHIFT, true);
+	if (info->secrets_gpa) {
+		owned_set(info->secrets_gpa, 1, true);
+	}
+	if (info->cpuid_gpa) {
+		owned_set(info->cpuid_gpa, 1, true);
+	}
 	/* Per-vCPU allocator caches are picked by APIC ID. */
 	mm_set_cpu_hook(arch_cpu_apic_id);
 	if (mm_init(arch_phys_to_virt(0), info->mem_size) != 0 ||
@@ -150,6 +166,9 @@ int svsm_boot(const struct svsm_boot_info *info)
 		return -5;
 	}
 	log_set_console(boot_console_write);
+	if (info->secrets_gpa && attest_protocol_init(info->secrets_gpa) != 0) {
+		log_error("attestation unavailable: the guest-request channel could not be set up");
+	}
 
 	u64 vmsa_gpa = boot_guest_vmsa(info);
 	if (!vmsa_gpa) {

@@ -40,6 +40,13 @@ struct svsm_boot_info {
 	 */
 	u32 ram_count;
 	struct svsm_ram_range ram[SVSM_MAX_RAM_RANGES];
+	/*
+	 * Pages the launch put next to the SVSM region, 0 = none: the SNP secrets page (with
+	 * it the SVSM offers the attestation protocol, VMPCK0 being its key to the PSP) and
+	 * the CPUID page. Both become SVSM-owned.
+	 */
+	u64 secrets_gpa;
+	u64 cpuid_gpa;
 };
 
 /*
