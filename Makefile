@@ -137,7 +137,12 @@ RMPADJUST_BOTH_WAYS := $(addprefix $(B)/tests/,test_core_pvalidate test_core_mem
 test-unit: $(TEST_BINS)
 	@ci/run-tests.sh $(B) $(TEST_BINS) $(addsuffix @HX_RMPADJUST_UNVALIDATED=1,$(RMPADJUST_BOTH_WAYS))
 
-test: test-unit
+test: test-unit test-docs
+
+# Tables in docs/ that are generated from the code must match it.
+.PHONY: test-docs
+test-docs: $(SVSM_EMU)
+	@ci/check-hostile-doc.sh $(SVSM_EMU) docs/hostile.md
 
 # --- the proof that the core is freestanding ----------------------------------------
 FS_CFLAGS := -std=gnu11 -O2 $(WARN) -ffreestanding -nostdlib -nostdinc -isystem $(CC_INCLUDE) \
