@@ -20,6 +20,10 @@ PACKAGES=(
 	libmimalloc2.0
 	python3
 	afl++
+	libtpms-dev
+	tpm2-tools
+	libtss2-tcti-mssim0
+	swtpm
 )
 
 missing=()

@@ -11,6 +11,7 @@
 
 #include "machine.h"
 #include "scenario.h"
+#include "tpm_server.h"
 
 #define EXIT_STEPS_FAILED 1
 #define EXIT_USAGE 2
@@ -37,6 +38,8 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  run               boot a machine, run the default scenario and print a summary;\n"
 		"                    exit status 0 only if every step behaved as the SVSM spec says\n"
+		"  tpm-server        serve the SVSM's vTPM to TPM clients on loopback (TPM simulator\n"
+		"                    protocol); 'svsm-emu tpm-server --help' for its options\n"
 		"  help              print this text\n"
 		"  version           print the version\n"
 		"\n"
@@ -345,6 +348,9 @@ int main(int argc, char **argv)
 {
 	struct options o;
 
+	if (argc > 1 && !strcmp(argv[1], "tpm-server")) {
+		return tpm_server_main(argc - 1, argv + 1);
+	}
 	if (parse_args(argc, argv, &o) != 0) {
 		return EXIT_USAGE;
 	}

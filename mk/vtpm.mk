@@ -1,0 +1,43 @@
+# The vTPM (docs/vtpm.md): the libtpms engine, its state store, the guest's vTPM driver and
+# the TPM bridge (emu/vtpm/), their suites (harness/vtpm/), the fuzz target's link and the
+# benchmark against swtpm. The core side (svsm/vtpm/) is part of libsvsmcore.a, whose
+# engine is the absent one: a binary gets libtpms by linking VTPM_ENGINE_OBJS.
+#   make test-vtpm     the vTPM suites only (also part of make test)
+#   make bench-vtpm    build/bench/vtpm.json: round trips through tpm-server and swtpm (part of make bench)
+
+VTPM_LIBS := $(shell $(PKG_CONFIG) --libs libtpms 2>/dev/null || echo -ltpms)
+VTPM_ENGINE_OBJS := $(B)/obj/emu/vtpm/engine_libtpms.o $(B)/obj/emu/vtpm/store.o
+VTPM_GUEST_OBJS := $(B)/obj/emu/vtpm/tpm_guest.o
+VTPM_BRIDGE_OBJS := $(B)/obj/emu/vtpm/mssim.o
+
+# svsm-emu carries the engine and the bridge (tpm-server).
+VTPM_EMU_LINK := $(VTPM_BRIDGE_OBJS) $(VTPM_GUEST_OBJS) $(VTPM_ENGINE_OBJS)
+$(SVSM_EMU): $(VTPM_EMU_LINK)
+$(SVSM_EMU): LINK_LIBS := $(VTPM_EMU_LINK) $(LINK_LIBS) $(VTPM_LIBS)
+
+# --- suites (harness/vtpm/test_*.c) ----------------------------------------------------------
+# Each suite links the engine it tests: the scripted one (protocol), none (absent: the
+# core library's), or libtpms (engine, tools). tools and crash drive svsm-emu tpm-server.
+VTPM_SUITES := $(sort $(basename $(notdir $(wildcard harness/vtpm/test_*.c))))
+VTPM_SUITE_BINS := $(VTPM_SUITES:%=$(B)/tests/vtpm/%)
+VTPM_H := $(B)/obj/harness/vtpm
+VTPM_CLIENT_OBJS := $(VTPM_H)/tpm_client.o $(VTPM_H)/tpm_cmd.o
+VTPM_LINK_test_vtpm_protocol := $(VTPM_H)/fake_engine.o $(VTPM_GUEST_OBJS)
+VTPM_LINK_test_vtpm_absent := $(VTPM_GUEST_OBJS)
+VTPM_LINK_test_vtpm_engine := $(VTPM_GUEST_OBJS) $(VTPM_ENGINE_OBJS) $(VTPM_H)/tpm_cmd.o
+VTPM_LINK_test_vtpm_tools := $(VTPM_GUEST_OBJS) $(VTPM_ENGINE_OBJS) $(VTPM_CLIENT_OBJS)
+VTPM_LINK_test_vtpm_crash := $(VTPM_CLIENT_OBJS)
+VTPM_SERVER_SUITES := $(B)/tests/vtpm/test_vtpm_tools $(B)/tests/vtpm/test_vtpm_crash
+$(VTPM_SERVER_SUITES): $(SVSM_EMU)
+$(VTPM_H)/tpm_client.o: HOSTED_CFLAGS += -DVTPM_SVSM_EMU='"$(abspath $(SVSM_EMU))"'
+
+.SECONDEXPANSION:
+$(VTPM_SUITE_BINS): $(B)/tests/vtpm/%: $(VTPM_H)/%.o $$(VTPM_LINK_$$*) $(HARNESS_LIB) $(EMU_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(VTPM_LINK_$*) $(HARNESS_LIB) $(LINK_LIBS) $(VTPM_LIBS) $(CMOCKA_LIBS) -lpthread
+
+TEST_BINS += $(VTPM_SUITE_BINS)
+
+.PHONY: test-vtpm
+test-vtpm: $(VTPM_SUITE_BINS)
+	@ci/run-tests.sh $(B) $(VTPM_SUITE_BINS)
