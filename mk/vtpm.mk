@@ -41,3 +41,14 @@ TEST_BINS += $(VTPM_SUITE_BINS)
 .PHONY: test-vtpm
 test-vtpm: $(VTPM_SUITE_BINS)
 	@ci/run-tests.sh $(B) $(VTPM_SUITE_BINS)
+
+# --- benchmark: tpm-server against swtpm, same client, same run -------------------------------
+$(B)/bench-vtpm: $(B)/obj/harness/bench/vtpm/bench_vtpm.o $(VTPM_CLIENT_OBJS) | $(SVSM_EMU)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(B)/obj/harness/bench/vtpm/bench_vtpm.o $(VTPM_CLIENT_OBJS)
+
+.PHONY: bench-vtpm
+bench-vtpm: $(B)/bench-vtpm $(SVSM_EMU)
+	@mkdir -p $(ROOT)/bench
+	$(B)/bench-vtpm --json $(ROOT)/bench/vtpm.json
+
+BENCH_TARGETS += bench-vtpm

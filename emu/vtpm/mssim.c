@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <svsm/svsm_abi.h>
@@ -79,6 +80,7 @@ struct mssim_server {
 	bool powered;
 	bool stop;
 	bool idle_error_reported;
+	u64 last_idle_ms;
 	u8 rsp[4 + VTPM_MAX_RESPONSE + 4]; /* a framed response */
 };
 
@@ -87,6 +89,14 @@ static volatile sig_atomic_t mssim_signalled;
 static void mssim_on_signal(int sig)
 {
 	mssim_signalled = sig;
+}
+
+static u64 mssim_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000 + (u64)ts.tv_nsec / 1000000;
 }
 
 static u32 be32(const u8 *p)
@@ -449,6 +459,15 @@ static void mssim_readable(struct mssim_server *s, int i)
 			return;
 		}
 		if (need == 0 || c->have < (size_t)need) {
+			/*
+			 * Part of a message: the client writes the rest separately (tpm2-tss sends a
+			 * command's header and body in two writes). Acknowledge now, or its Nagle
+			 * algorithm holds the rest back for our delayed-ACK period (tens of ms).
+			 */
+			if (c->have > 0) {
+				int one = 1;
+				setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+			}
 			return;
 		}
 		int r = mssim_message(s, c);
@@ -513,13 +532,18 @@ static void mssim_loop(struct mssim_server *s)
 			fprintf(stderr, "tpm-server: poll: %s\n", strerror(errno));
 			return;
 		}
-		/* Deferred state writes whose time has come. */
+		/* Deferred state writes whose time has come (looked at when idle, at most every tick). */
+		if (ready > 0 && mssim_now_ms() - s->last_idle_ms < MSSIM_TICK_MS) {
+			goto events;
+		}
+		s->last_idle_ms = mssim_now_ms();
 		if (vtpm_idle(false) != 0 && !s->idle_error_reported) {
 			struct emu_vtpm_stats st;
 			emu_vtpm_get_stats(&st);
 			fprintf(stderr, "tpm-server: %s; the TPM refuses every command from now on\n", st.error);
 			s->idle_error_reported = true;
 		}
+events:
 		for (int k = 0; ready > 0 && k < n && !s->stop; k++) {
 			if (!pfd[k].revents) {
 				continue;

@@ -19,6 +19,15 @@
 
 #define IO_TIMEOUT_MS 120000
 
+#ifndef VTPM_SVSM_EMU
+#define VTPM_SVSM_EMU "build/svsm-emu"
+#endif
+
+const char *tpm_svsm_emu(void)
+{
+	return VTPM_SVSM_EMU;
+}
+
 static void put_be32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -75,17 +84,13 @@ static pid_t spawn(struct tpm_server *s, char *const argv[], const char *const *
 	return pid;
 }
 
-static void new_log(struct tpm_server *s)
+static void set_log(struct tpm_server *s, const char *log)
 {
-	snprintf(s->log, sizeof(s->log), "/tmp/svsm-vtpm-server-XXXXXX");
-	int fd = mkstemp(s->log);
-	if (fd >= 0) {
-		close(fd);
-	}
+	snprintf(s->log, sizeof(s->log), "%s", log);
 }
 
 /* See tpm_client.h. */
-int tpm_server_start(struct tpm_server *s, const char *state_dir, const char *const *env)
+int tpm_server_start(struct tpm_server *s, const char *state_dir, const char *log, const char *const *env)
 {
 	int p[2];
 	char *argv[8];
@@ -93,7 +98,7 @@ int tpm_server_start(struct tpm_server *s, const char *state_dir, const char *co
 
 	memset(s, 0, sizeof(*s));
 	s->pid = -1;
-	new_log(s);
+	set_log(s, log);
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		return -1;
 	}
@@ -138,6 +143,10 @@ int tpm_server_start(struct tpm_server *s, const char *state_dir, const char *co
 		}
 	}
 	close(p[0]);
+	/* It said nothing: either it exited (its status is kept) or it hangs (killed). */
+	for (int i = 0; i < 100 && tpm_server_reap(s) < 0; i++) {
+		usleep(10000);
+	}
 	tpm_server_kill(s);
 	return -1;
 }
@@ -187,13 +196,13 @@ static int connect_port(unsigned port)
 }
 
 /* See tpm_client.h. */
-int tpm_swtpm_start(struct tpm_server *s, const char *state_dir)
+int tpm_swtpm_start(struct tpm_server *s, const char *state_dir, const char *log)
 {
 	char server[64], ctrl[64], state[600];
 
 	memset(s, 0, sizeof(*s));
 	s->pid = -1;
-	new_log(s);
+	set_log(s, log);
 	s->port = free_port_pair();
 	if (!s->port) {
 		return -1;
@@ -235,6 +244,7 @@ int tpm_server_reap(struct tpm_server *s)
 	pid_t r = waitpid(s->pid, &status, WNOHANG);
 	if (r == s->pid) {
 		s->pid = -1;
+		s->wait_status = status;
 		return status;
 	}
 	return -1;
@@ -253,6 +263,7 @@ int tpm_server_stop(struct tpm_server *s)
 		pid_t r = waitpid(s->pid, &status, WNOHANG);
 		if (r == s->pid) {
 			s->pid = -1;
+			s->wait_status = status;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}
 		usleep(10000);
@@ -266,7 +277,7 @@ void tpm_server_kill(struct tpm_server *s)
 {
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
+		waitpid(s->pid, &s->wait_status, 0);
 		s->pid = -1;
 	}
 }
@@ -313,6 +324,41 @@ static int recv_all(int fd, uint8_t *p, size_t len)
 	return 0;
 }
 
+/* @len bytes of the command connection's stream, through its receive buffer. 0 or -1. */
+static int conn_recv(struct tpm_conn *c, uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		if (c->rbuf_off == c->rbuf_len) {
+			c->rbuf_off = c->rbuf_len = 0;
+			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+			int r = poll(&pfd, 1, IO_TIMEOUT_MS);
+			if (r < 0 && errno == EINTR) {
+				continue;
+			}
+			if (r <= 0) {
+				return -1;
+			}
+			ssize_t n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
+			if (n < 0 && errno == EINTR) {
+				continue;
+			}
+			if (n <= 0) {
+				return -1;
+			}
+			c->rbuf_len = (size_t)n;
+		}
+		size_t take = c->rbuf_len - c->rbuf_off;
+		if (take > len) {
+			take = len;
+		}
+		memcpy(p, c->rbuf + c->rbuf_off, take);
+		c->rbuf_off += take;
+		p += take;
+		len -= take;
+	}
+	return 0;
+}
+
 /* See tpm_client.h. */
 long tpm_platform(struct tpm_conn *c, uint32_t code)
 {
@@ -333,6 +379,7 @@ int tpm_connect(struct tpm_conn *c, unsigned port, enum tpm_framing framing)
 {
 	c->framing = framing;
 	c->platform_fd = -1;
+	c->rbuf_off = c->rbuf_len = 0;
 	c->fd = connect_port(port);
 	if (c->fd < 0) {
 		return -1;
@@ -377,28 +424,34 @@ int tpm_send_raw(struct tpm_conn *c, const void *buf, size_t len)
 int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t rsp_size,
 		 size_t *rsp_len)
 {
-	uint8_t hdr[10];
+	uint8_t hdr[4];
 
 	*rsp_len = 0;
 	if (c->framing == TPM_FRAMING_MSSIM) {
-		put_be32(hdr, 8);
-		hdr[4] = locality;
-		put_be32(hdr + 5, (uint32_t)len);
-		if (send_all(c->fd, hdr, 9) != 0 || send_all(c->fd, cmd, len) != 0 || recv_all(c->fd, hdr, 4) != 0) {
+		/* One write per command, as with the raw framing. */
+		static uint8_t frame[9 + 65536];
+		if (len > sizeof(frame) - 9) {
+			return -1;
+		}
+		put_be32(frame, 8);
+		frame[4] = locality;
+		put_be32(frame + 5, (uint32_t)len);
+		memcpy(frame + 9, cmd, len);
+		if (send_all(c->fd, frame, 9 + len) != 0 || conn_recv(c, hdr, 4) != 0) {
 			return -1;
 		}
 		uint32_t n = get_be32(hdr);
-		if (n > rsp_size || recv_all(c->fd, rsp, n) != 0 || recv_all(c->fd, hdr, 4) != 0 || get_be32(hdr) != 0) {
+		if (n > rsp_size || conn_recv(c, rsp, n) != 0 || conn_recv(c, hdr, 4) != 0 || get_be32(hdr) != 0) {
 			return -1;
 		}
 		*rsp_len = n;
 		return 0;
 	}
-	if (send_all(c->fd, cmd, len) != 0 || recv_all(c->fd, rsp, 10) != 0) {
+	if (send_all(c->fd, cmd, len) != 0 || conn_recv(c, rsp, 10) != 0) {
 		return -1;
 	}
 	uint32_t n = get_be32(rsp + 2);
-	if (n < 10 || n > rsp_size || recv_all(c->fd, rsp + 10, n - 10) != 0) {
+	if (n < 10 || n > rsp_size || conn_recv(c, rsp + 10, n - 10) != 0) {
 		return -1;
 	}
 	*rsp_len = n;

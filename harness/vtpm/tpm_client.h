@@ -12,29 +12,30 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#ifndef VTPM_SVSM_EMU
-#define VTPM_SVSM_EMU "build/svsm-emu"
-#endif
+/* The svsm-emu binary of this build (mk/vtpm.mk passes its path). */
+const char *tpm_svsm_emu(void);
 
 struct tpm_server {
 	pid_t pid;
 	unsigned port;   /* command port; platform (mssim) or control (swtpm) port is port + 1 */
 	char log[512];   /* the server's stderr goes here */
+	int wait_status; /* once reaped (pid -1): its wait status */
 };
 
 /*
  * Start `svsm-emu tpm-server --port 0 --state @state_dir` (NULL: no --state) with @env
  * (NULL-terminated "NAME=value" strings added to the environment, or NULL) and wait
- * until it listens. The child dies with the calling process (PR_SET_PDEATHSIG). 0, or -1
- * (the server exited or said nothing within 30 s; its stderr is in s->log).
+ * until it listens; its stderr is appended to @log. The child dies with the calling
+ * process (PR_SET_PDEATHSIG). 0, or -1 (the server exited or said nothing within 30 s).
  */
-int tpm_server_start(struct tpm_server *s, const char *state_dir, const char *const *env);
+int tpm_server_start(struct tpm_server *s, const char *state_dir, const char *log, const char *const *env);
 
 /*
  * Start `swtpm socket --tpm2` on a free pair of ports (command, control) with its state
- * in @state_dir, TPM2_Startup(CLEAR) sent by swtpm itself. 0 or -1.
+ * in @state_dir and its stderr appended to @log, TPM2_Startup(CLEAR) sent by swtpm
+ * itself. 0 or -1.
  */
-int tpm_swtpm_start(struct tpm_server *s, const char *state_dir);
+int tpm_swtpm_start(struct tpm_server *s, const char *state_dir, const char *log);
 
 /* SIGTERM, wait up to 10 s, then SIGKILL. The exit status (0-255), or -1 if it was killed. */
 int tpm_server_stop(struct tpm_server *s);
@@ -52,6 +53,9 @@ struct tpm_conn {
 	int fd;
 	int platform_fd; /* mssim: the platform connection (POWER_ON, NV_ON); -1 otherwise */
 	enum tpm_framing framing;
+	/* Bytes received and not consumed yet: a response is read with as few calls as possible. */
+	size_t rbuf_off, rbuf_len;
+	uint8_t rbuf[8192];
 };
 
 /*

@@ -12,6 +12,7 @@
  * held across a VMGEXIT. Each command has its own buffer (a page from the allocator),
  * so vCPUs share no scratch memory outside vtpm_lock.
  */
+#include <svsm/arch.h>
 #include <svsm/core.h>
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
@@ -178,9 +179,9 @@ static u32 vtpm_cmd(struct svsm_call *c)
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	rc = guestmem_read(c->caller_vmpl, gpa, hdr, sizeof(hdr));
-	if (rc != SVSM_SUCCESS) {
-		return rc;
+	/* The whole buffer was checked for the caller just now: the copies in need no second check. */
+	if (arch_guest_read(gpa, hdr, sizeof(hdr)) != 0) {
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	u32 platform_cmd = vtpm_get_le32(hdr + VTPM_REQ_CMD_OFFSET);
 	if (!vtpm_platform_known(platform_cmd)) {
@@ -198,10 +199,9 @@ static u32 vtpm_cmd(struct svsm_call *c)
 	if (!buf) {
 		return SVSM_RESULT_NEED_MEMORY | 1;
 	}
-	rc = guestmem_read(c->caller_vmpl, gpa + VTPM_REQ_HDR_SIZE, buf, size);
-	if (rc != SVSM_SUCCESS) {
+	if (size > 0 && arch_guest_read(gpa + VTPM_REQ_HDR_SIZE, buf, size) != 0) {
 		page_free(buf, 0);
-		return rc;
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 
 	struct vtpm_work w = {.buf = buf, .cmd_len = size};
