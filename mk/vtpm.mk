@@ -52,3 +52,14 @@ bench-vtpm: $(B)/bench-vtpm $(SVSM_EMU)
 	$(B)/bench-vtpm --json $(ROOT)/bench/vtpm.json
 
 BENCH_TARGETS += bench-vtpm
+
+# --- fuzz target harness/fuzz/fuzz_vtpm.c: the machine with libtpms (mk/fuzz.mk builds the rest) ----
+$(B)/tests/fuzz/fuzz_vtpm_replay: $(B)/obj/harness/fuzz/fuzz_vtpm.o $(B)/obj/harness/fuzz/main-vtpm.o \
+		$(B)/obj/harness/fuzz/fuzz_common.o $(VTPM_ENGINE_OBJS) $(EMU_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(VTPM_LIBS)
+
+FUZZ_VTPM_ENGINE_OBJS := $(FUZZ_B)/obj/emu/vtpm/engine_libtpms.o $(FUZZ_B)/obj/emu/vtpm/store.o
+$(FUZZ_B)/fuzz_vtpm: $(FUZZ_B)/obj/harness/fuzz/fuzz_vtpm.o $(FUZZ_COMMON_OBJS) $(FUZZ_EMU_OBJS) \
+		$(filter-out %/vtpm/engine_absent.o,$(FUZZ_CORE_OBJS)) $(FUZZ_VTPM_ENGINE_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_LINK) -o $@ $^ $(VTPM_LIBS) -lcrypto -lpthread

@@ -39,6 +39,14 @@ void emu_vtpm_shutdown(void);
 /* The clock of the debounce (CLOCK_MONOTONIC unless a test sets its own; NULL restores it). */
 void emu_vtpm_set_clock(uint64_t (*now_ns)(void));
 
+/*
+ * For the fuzz target: remember the running TPM (its permanent and volatile state, so a
+ * started TPM stays started), and later put libtpms back exactly there (a restart from
+ * the remembered state; nothing is saved to the store). 0 or -1.
+ */
+int emu_vtpm_checkpoint(void);
+int emu_vtpm_rollback(void);
+
 struct emu_vtpm_stats {
 	uint64_t starts;
 	uint64_t manufactures;            /* starts that manufactured a new TPM */

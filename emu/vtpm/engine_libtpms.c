@@ -46,6 +46,8 @@ static struct {
 	uint32_t rsp_size;
 	uint64_t (*now_ns)(void);
 	struct emu_vtpm_stats stats;
+	unsigned char *cp_perm, *cp_vol; /* emu_vtpm_checkpoint */
+	uint32_t cp_perm_len, cp_vol_len;
 } eng;
 
 static uint64_t engine_monotonic_ns(void)
@@ -216,6 +218,21 @@ static enum vtpm_engine_result engine_flush(bool final)
 	return engine_save();
 }
 
+/* libtpms in TPM 2.0 mode with our callbacks and buffer size (before MainInit). */
+static int engine_configure(void)
+{
+	uint32_t min = 0, max = 0;
+
+	if (TPMLIB_ChooseTPMVersion(TPMLIB_TPM_VERSION_2) != TPM_SUCCESS ||
+	    TPMLIB_RegisterCallbacks(&engine_callbacks) != TPM_SUCCESS ||
+	    TPMLIB_SetBufferSize(EMU_VTPM_BUFFER_SIZE, &min, &max) != EMU_VTPM_BUFFER_SIZE) {
+		snprintf(eng.stats.error, sizeof(eng.stats.error), "libtpms refused TPM 2.0 or buffer size %u (%u..%u)",
+			 EMU_VTPM_BUFFER_SIZE, min, max);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- the seam ------------------------------------------------------------------------------ */
 
 /* Stop libtpms, writing what is pending first; VTPM_ENGINE_FAILED if that write failed. */
@@ -283,12 +300,7 @@ enum vtpm_engine_result vtpm_engine_start(void)
 		eng.stats.saves++;
 	}
 
-	uint32_t min = 0, max = 0;
-	if (TPMLIB_ChooseTPMVersion(TPMLIB_TPM_VERSION_2) != TPM_SUCCESS ||
-	    TPMLIB_RegisterCallbacks(&engine_callbacks) != TPM_SUCCESS ||
-	    TPMLIB_SetBufferSize(EMU_VTPM_BUFFER_SIZE, &min, &max) != EMU_VTPM_BUFFER_SIZE) {
-		snprintf(eng.stats.error, sizeof(eng.stats.error), "libtpms refused TPM 2.0 or buffer size %u (%u..%u)",
-			 EMU_VTPM_BUFFER_SIZE, min, max);
+	if (engine_configure() != 0) {
 		return VTPM_ENGINE_FAILED;
 	}
 	eng.stored_this_command = false;
@@ -358,6 +370,45 @@ enum vtpm_engine_result vtpm_engine_idle(bool final)
 
 /* --- configuration (emu/vtpm/engine.h) ----------------------------------------------- */
 
+int emu_vtpm_checkpoint(void)
+{
+	if (!eng.running || eng.failed) {
+		return -1;
+	}
+	free(eng.cp_perm);
+	free(eng.cp_vol);
+	eng.cp_perm = eng.cp_vol = NULL;
+	if (TPMLIB_GetState(TPMLIB_STATE_PERMANENT, &eng.cp_perm, &eng.cp_perm_len) != TPM_SUCCESS ||
+	    TPMLIB_GetState(TPMLIB_STATE_VOLATILE, &eng.cp_vol, &eng.cp_vol_len) != TPM_SUCCESS) {
+		return -1;
+	}
+	return 0;
+}
+
+int emu_vtpm_rollback(void)
+{
+	if (!eng.cp_perm || !eng.cp_vol) {
+		return -1;
+	}
+	if (eng.running) {
+		TPMLIB_Terminate();
+		eng.running = false;
+	}
+	if (engine_configure() != 0 ||
+	    TPMLIB_SetState(TPMLIB_STATE_PERMANENT, eng.cp_perm, eng.cp_perm_len) != TPM_SUCCESS ||
+	    TPMLIB_SetState(TPMLIB_STATE_VOLATILE, eng.cp_vol, eng.cp_vol_len) != TPM_SUCCESS ||
+	    TPMLIB_MainInit() != TPM_SUCCESS) {
+		return -1;
+	}
+	/* What MainInit stored is the checkpoint itself: nothing to save. */
+	eng.running = true;
+	eng.failed = false;
+	eng.dirty = false;
+	eng.stored_this_command = false;
+	return 0;
+}
+
+
 void emu_vtpm_set_store(struct vtpm_store *store)
 {
 	eng.store = store;
@@ -369,6 +420,9 @@ void emu_vtpm_shutdown(void)
 	free(eng.rsp);
 	eng.rsp = NULL;
 	eng.rsp_size = 0;
+	free(eng.cp_perm);
+	free(eng.cp_vol);
+	eng.cp_perm = eng.cp_vol = NULL;
 }
 
 void emu_vtpm_set_clock(uint64_t (*now_ns)(void))
