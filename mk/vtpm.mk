@@ -63,3 +63,9 @@ FUZZ_VTPM_ENGINE_OBJS := $(FUZZ_B)/obj/emu/vtpm/engine_libtpms.o $(FUZZ_B)/obj/e
 $(FUZZ_B)/fuzz_vtpm: $(FUZZ_B)/obj/harness/fuzz/fuzz_vtpm.o $(FUZZ_COMMON_OBJS) $(FUZZ_EMU_OBJS) \
 		$(filter-out %/vtpm/engine_absent.o,$(FUZZ_CORE_OBJS)) $(FUZZ_VTPM_ENGINE_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_LINK) -o $@ $^ $(VTPM_LIBS) -lcrypto -lpthread
+
+# The vtpm seeds and dictionary come with the others (make fuzz-corpora).
+.PHONY: fuzz-corpora-vtpm
+fuzz-corpora: fuzz-corpora-vtpm
+fuzz-corpora-vtpm:
+	python3 harness/fuzz/gen_vtpm_corpus.py fixtures/fuzz

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <svsm/guestmem.h>
+#include <svsm/mm.h>
 #include <svsm/vtpm.h>
 
 #include "../test_common.h"
@@ -202,9 +203,13 @@ static void test_response_sizes(void **state)
 		put_request(&h->g, gpa, 8, 0, 12, 12, 0x80);
 		assert_int_equal(vtpm_cmd(h, gpa), SVSM_SUCCESS);
 		assert_int_equal(fake_engine.last_buf_size, VTPM_BUFFER_SIZE);
-		assert_int_equal(guest_read(&h->g, gpa, back, 4 + good[k]), 0);
+		assert_int_equal(guest_read(&h->g, gpa, back, sizeof(back)), 0);
 		assert_int_equal(get_le32(back), good[k]);
 		assert_memory_equal(back + 4, fake_engine.rsp, good[k]);
+		/* Only the size and the response are written: the rest is as the guest left it. */
+		for (u32 i = 4 + good[k]; i < VTPM_BUFFER_SIZE; i++) {
+			assert_int_equal(back[i], i < VTPM_REQ_HDR_SIZE + 12 ? 0x80 + (i - VTPM_REQ_HDR_SIZE) : 0);
+		}
 	}
 	for (unsigned k = 0; k < ARRAY_COUNT(bad); k++) {
 		u64 before;
@@ -214,6 +219,19 @@ static void test_response_sizes(void **state)
 		assert_int_equal(vtpm_cmd(h, gpa), SVSM_ERR_INVALID_REQUEST);
 		assert_int_equal(hx_hash_mem(h, gpa, 2 * PAGE_SIZE), before);
 	}
+}
+
+/* No page for the command's copy: the spec's "deposit memory" answer, nothing touched. */
+static void test_out_of_memory(void **state)
+{
+	struct hx *h = *state;
+	u64 gpa = two_pages(h);
+
+	put_request(&h->g, gpa, 8, 0, 12, 12, 0x80);
+	mm_fail_nth(1);
+	assert_rejected(h, &h->g, 0, gpa, SVSM_RESULT_NEED_MEMORY | 1);
+	mm_fail_nth(0);
+	assert_int_equal(vtpm_cmd(h, gpa), SVSM_SUCCESS);
 }
 
 static void test_engine_failure(void **state)
@@ -485,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_command_sizes, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_response_sizes, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_engine_failure, setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_memory, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_locality, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_platform_commands, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_buffer_across_pages, setup, hx_teardown),

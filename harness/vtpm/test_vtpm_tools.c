@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -305,6 +306,59 @@ static void test_state_across_restart(void **state)
 	SH_OK("t tpm2_verifysignature -c key2.ctx -g sha256 -m msg.txt -s msg.sig");
 }
 
+static u32 tc_getrandom_rc(struct tpm_conn *c)
+{
+	u8 req[TC_MAX], rsp[VTPM_MAX_RESPONSE];
+	size_t n = tc_get_random(req, 8);
+
+	assert_int_equal(tpm_transact(c, 0, req, n, rsp, sizeof(rsp), &n), 0);
+	return tc_rc(rsp, n);
+}
+
+static u32 tc_startup_rc(struct tpm_conn *c)
+{
+	u8 req[TC_MAX], rsp[VTPM_MAX_RESPONSE];
+	size_t n = tc_startup(req, TPM_SU_CLEAR);
+
+	assert_int_equal(tpm_transact(c, 0, req, n, rsp, sizeof(rsp), &n), 0);
+	return tc_rc(rsp, n);
+}
+
+/* The platform port: power off and on (a reboot), reset, cancel, handshake, unknown codes. */
+static void test_platform_port(void **state)
+{
+	struct tpm_conn c;
+	u8 hs[8] = {0, 0, 0, 15, 0, 0, 0, 1}, ans[12];
+
+	assert_int_equal(tpm_connect(&c, S.server.port, TPM_FRAMING_MSSIM), 0);
+	assert_int_equal(tpm_send_raw(&c, hs, sizeof(hs)), 0);
+	assert_int_equal(recv(c.fd, ans, sizeof(ans), MSG_WAITALL), 12);
+	assert_int_equal(tc_be32(ans), 1);     /* server version */
+	assert_int_equal(tc_be32(ans + 4), 5); /* platform available, raw mode */
+	assert_int_equal(tc_be32(ans + 8), 0);
+	assert_int_equal(tpm_platform(&c, 9), 0);  /* CANCEL_ON */
+	assert_int_equal(tpm_platform(&c, 10), 0); /* CANCEL_OFF */
+	assert_int_equal(tpm_platform(&c, 11), 0); /* NV_ON */
+	assert_int_equal(tpm_platform(&c, 1), 0);  /* POWER_ON while on: nothing happens */
+	assert_int_equal(tc_getrandom_rc(&c), 0);
+
+	/* Off: commands fail; on again: the machine reboots, the TPM waits for TPM2_Startup. */
+	assert_int_equal(tpm_platform(&c, 2), 0);
+	assert_int_equal(tc_getrandom_rc(&c), 0x101u); /* TPM_RC_FAILURE */
+	assert_int_equal(tpm_platform(&c, 1), 0);
+	assert_int_equal(tc_getrandom_rc(&c), TPM_RC_INITIALIZE);
+	assert_int_equal(tc_startup_rc(&c), 0);
+	/* RESET: a reboot too. */
+	assert_int_equal(tpm_platform(&c, 17), 0);
+	assert_int_equal(tc_getrandom_rc(&c), TPM_RC_INITIALIZE);
+	assert_int_equal(tc_startup_rc(&c), 0);
+	SH_OK("t tpm2_nvread 0x1500016 -C o -s 32 -o nvout3.bin && cmp nv.bin nvout3.bin");
+	/* Physical presence does not exist in a VM: answered 1, connection closed. */
+	assert_int_equal(tpm_platform(&c, 3), 1);
+	assert_int_equal(tpm_platform(&c, 11), -1);
+	tpm_disconnect(&c);
+}
+
 /* The bridge itself: taken port, shared state directory, clients that vanish or misbehave. */
 static void test_server_robustness(void **state)
 {
@@ -365,14 +419,22 @@ static void test_server_robustness(void **state)
 	tpm_disconnect(&c);
 }
 
-/* SIGTERM: a clean stop (status 0), the state saved. */
+/* SIGTERM, or the simulator's STOP: a clean stop (status 0). */
 static void test_clean_stop(void **state)
 {
+	struct tpm_conn c;
+	int st = -1;
+
 	assert_int_equal(tpm_server_stop(&S.server), 0);
-	struct stat st;
-	char path[200];
-	snprintf(path, sizeof(path), "%s/vtpm-state", S.state);
-	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(start_server(), 0);
+	assert_int_equal(tpm_connect(&c, S.server.port, TPM_FRAMING_MSSIM), 0);
+	assert_int_equal(tpm_platform(&c, 21), 0); /* STOP */
+	for (int i = 0; i < 1000 && st < 0; i++) {
+		st = tpm_server_reap(&S.server);
+		usleep(10000);
+	}
+	tpm_disconnect(&c);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(start_server(), 0);
 }
 
@@ -389,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_quote_checkquote),
 		cmocka_unit_test(test_ek_matches_manifest),
 		cmocka_unit_test(test_state_across_restart),
+		cmocka_unit_test(test_platform_port),
 		cmocka_unit_test(test_server_robustness),
 		cmocka_unit_test(test_clean_stop),
 	};
