@@ -171,13 +171,13 @@ static u32 vtpm_cmd(struct svsm_call *c)
 	u64 gpa = c->rcx;
 	u8 hdr[VTPM_REQ_HDR_SIZE];
 
-	/* The SVSM writes calling-area headers itself at the end of every call. */
-	if (vcpu_range_has_caa_header(gpa, VTPM_BUFFER_SIZE)) {
-		return SVSM_ERR_INVALID_ADDRESS;
-	}
 	u32 rc = guestmem_check(c->caller_vmpl, gpa, VTPM_BUFFER_SIZE, GUESTMEM_RW);
 	if (rc != SVSM_SUCCESS) {
 		return rc;
+	}
+	/* The SVSM writes calling-area headers itself at the end of every call. */
+	if (vcpu_range_has_caa_header(gpa, VTPM_BUFFER_SIZE)) {
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	/* The whole buffer was checked for the caller just now: the copies in need no second check. */
 	if (arch_guest_read(gpa, hdr, sizeof(hdr)) != 0) {
