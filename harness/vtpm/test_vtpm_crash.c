@@ -2,8 +2,9 @@
  * Crash safety of the vTPM's state: `svsm-emu tpm-server` is killed (SIGKILL) at random
  * points, at least VTPM_CRASH_KILLS times (default 210), during NV-heavy command streams
  * (NV_DefineSpace/NV_Write/NV_Increment/NV_UndefineSpace, CreatePrimary + EvictControl,
- * PCR_Extend). Two kinds of kills: by this process after a random delay, and by the
- * server itself at a random crash point inside a state save (SVSM_EMU_VTPM_CRASH_AT,
+ * PCR_Extend). Two kinds of kills: by this process a random time after it sent a
+ * command (within about one command's time), and by the server itself at a random crash
+ * point inside a state save (SVSM_EMU_VTPM_CRASH_AT,
  * emu/vtpm/store.h), which also reaches the manufacture of a new TPM when the state
  * directory is wiped (every 25th cycle). Some cycles end with SIGTERM instead.
  *
@@ -13,7 +14,6 @@
  * in flight when the server died, its outcome. PCRs start over.
  * VTPM_CRASH_SEED=n replays a run (the seed is printed).
  */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +61,9 @@ struct run {
 	struct tpm_conn conn;
 	unsigned kills, crash_point_kills, timed_kills, idle_kills, terms, cycles, wipes, verified;
 	u64 acked_ops;
-	double op_seconds; /* average time of an op, for the kill delays */
+	double op_seconds; /* average time of a command, for the kill delays */
+	bool kill_armed;   /* the next command is sent, then the server killed after a random delay */
+	bool kill_fired;
 };
 
 static u64 rnd(struct run *r)
@@ -97,12 +99,36 @@ static void fail_with_log(struct run *r, const char *what)
 	fail_msg("%s", what);
 }
 
-/* One command; 0 with the response code in *rc, or -1 if the server is gone. */
+static void spin_for(double seconds)
+{
+	double until = now_s() + seconds;
+
+	while (now_s() < until) {
+	}
+}
+
+/*
+ * One command; 0 with the response code in *rc, or -1 if the server is gone. An armed
+ * kill lands after the command is sent, within about one command's time: while the
+ * server executes or saves it, or just after.
+ */
 static int cmd(struct run *r, const u8 *c, size_t n, u8 *rsp, size_t *rsp_len, u32 *rc)
 {
-	if (tpm_transact(&r->conn, 0, c, n, rsp, VTPM_RSP_MAX, rsp_len) != 0) {
+	double t0 = now_s();
+
+	if (tpm_transact_send(&r->conn, 0, c, n) != 0) {
 		return -1;
 	}
+	if (r->kill_armed) {
+		r->kill_armed = false;
+		spin_for((double)rnd_below(r, 1000) / 1000.0 * 1.2 * r->op_seconds);
+		kill(r->server.pid, SIGKILL);
+		r->kill_fired = true;
+	}
+	if (tpm_transact_recv(&r->conn, rsp, VTPM_RSP_MAX, rsp_len) != 0) {
+		return -1;
+	}
+	r->op_seconds = 0.95 * r->op_seconds + 0.05 * (now_s() - t0);
 	*rc = tc_rc(rsp, *rsp_len);
 	return 0;
 }
@@ -221,11 +247,9 @@ static int op(struct run *r, const u8 *c, size_t len, int entity, struct slot af
 	m->pending = entity;
 	m->pending_slot = after;
 	m->pending_any_value = any_value;
-	double t0 = now_s();
 	if (cmd(r, c, len, rsp, &n, &rc) != 0) {
 		return -1;
 	}
-	r->op_seconds = 0.9 * r->op_seconds + 0.1 * (now_s() - t0);
 	if (rc != 0) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "command %08x failed with TPM rc %x", tc_be32(c + 6), rc);
@@ -309,38 +333,6 @@ static int step(struct run *r)
 
 /* --- the cycles ------------------------------------------------------------------------------ */
 
-struct killer {
-	pid_t pid;
-	double delay;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool cancelled;
-	bool fired;
-};
-
-static void *killer_main(void *arg)
-{
-	struct killer *k = arg;
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	long ns = until.tv_nsec + (long)(k->delay * 1e9);
-	until.tv_sec += ns / 1000000000L;
-	until.tv_nsec = ns % 1000000000L;
-	pthread_mutex_lock(&k->mu);
-	while (!k->cancelled) {
-		if (pthread_cond_timedwait(&k->cv, &k->mu, &until) != 0) {
-			break;
-		}
-	}
-	if (!k->cancelled) {
-		kill(k->pid, SIGKILL);
-		k->fired = true;
-	}
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
-}
-
 static void wipe_state(struct run *r)
 {
 	char cmd_line[256];
@@ -384,8 +376,6 @@ static void cycle(struct run *r)
 		}
 		fail_with_log(r, "the TPM server did not start");
 	}
-	struct killer k = {.pid = r->server.pid, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-	pthread_t kt;
 	bool timed = mode < 50;
 
 	bool gone = tpm_connect(&r->conn, r->server.port, TPM_FRAMING_MSSIM) != 0;
@@ -401,22 +391,14 @@ static void cycle(struct run *r)
 	if (!gone) {
 		gone = verify(r) != 0;
 	}
-	if (timed && !gone) {
-		/* Anywhere in the stream (its commands take op_seconds on average). */
-		k.delay = (double)rnd_below(r, 1000) / 1000.0 * r->op_seconds * budget;
-		assert_int_equal(pthread_create(&kt, NULL, killer_main, &k), 0);
-	}
-	timed = timed && !gone;
+	/* A timed kill: with a random step of the stream, after its command is sent. */
+	unsigned kill_step = rnd_below(r, budget);
+	r->kill_fired = false;
 	for (unsigned s = 0; s < budget && !gone; s++) {
+		r->kill_armed = timed && s == kill_step;
 		gone = step(r) != 0;
 	}
-	if (timed) {
-		pthread_mutex_lock(&k.mu);
-		k.cancelled = true;
-		pthread_cond_signal(&k.cv);
-		pthread_mutex_unlock(&k.mu);
-		pthread_join(kt, NULL);
-	}
+	r->kill_armed = false;
 	if (r->conn.fd >= 0) {
 		close(r->conn.fd);
 		r->conn.fd = -1;
@@ -427,7 +409,7 @@ static void cycle(struct run *r)
 	}
 	if (gone) {
 		/* It died: by our SIGKILL or its own crash point; anything else is a failure. */
-		for (int i = 0; i < 1000 && tpm_server_reap(&r->server) < 0; i++) {
+		for (int i = 0; i < 10000 && tpm_server_reap(&r->server) < 0; i++) {
 			usleep(1000);
 		}
 		if (r->server.pid > 0) {
@@ -438,15 +420,15 @@ static void cycle(struct run *r)
 			fail_with_log(r, "the server ended without being killed");
 		}
 		r->kills++;
-		if (k.fired) {
+		if (r->kill_fired) {
 			r->timed_kills++;
 		} else {
 			r->crash_point_kills++;
 		}
 		return;
 	}
-	if (timed || mode < 90) {
-		/* The stream ended first: kill it now, idle. */
+	if (mode < 90) {
+		/* The stream ended first (no crash point reached, or the kill missed): kill it now, idle. */
 		tpm_server_kill(&r->server);
 		r->kills++;
 		r->idle_kills++;
@@ -498,7 +480,7 @@ static void test_kills_keep_state_consistent(void **state)
 	assert_int_equal(verify(&r), 0);
 	tpm_disconnect(&r.conn);
 	assert_int_equal(tpm_server_stop(&r.server), 0);
-	printf("crash test: %u cycles, %u kills (%u after a random delay, %u at crash points in saves, %u idle), "
+	printf("crash test: %u cycles, %u kills (%u while a command ran, %u at crash points in saves, %u idle), "
 	       "%u clean stops, %u wipes (manufactures), %u restarts verified, %llu acknowledged NV-heavy commands\n",
 	       r.cycles, r.kills, r.timed_kills, r.crash_point_kills, r.idle_kills, r.terms, r.wipes, r.verified,
 	       (unsigned long long)r.acked_ops);

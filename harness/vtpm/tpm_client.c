@@ -421,12 +421,8 @@ int tpm_send_raw(struct tpm_conn *c, const void *buf, size_t len)
 }
 
 /* See tpm_client.h. */
-int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t rsp_size,
-		 size_t *rsp_len)
+int tpm_transact_send(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_t len)
 {
-	uint8_t hdr[4];
-
-	*rsp_len = 0;
 	if (c->framing == TPM_FRAMING_MSSIM) {
 		/* One write per command, as with the raw framing. */
 		static uint8_t frame[9 + 65536];
@@ -437,7 +433,19 @@ int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_
 		frame[4] = locality;
 		put_be32(frame + 5, (uint32_t)len);
 		memcpy(frame + 9, cmd, len);
-		if (send_all(c->fd, frame, 9 + len) != 0 || conn_recv(c, hdr, 4) != 0) {
+		return send_all(c->fd, frame, 9 + len);
+	}
+	return send_all(c->fd, cmd, len);
+}
+
+/* See tpm_client.h. */
+int tpm_transact_recv(struct tpm_conn *c, uint8_t *rsp, size_t rsp_size, size_t *rsp_len)
+{
+	uint8_t hdr[4];
+
+	*rsp_len = 0;
+	if (c->framing == TPM_FRAMING_MSSIM) {
+		if (conn_recv(c, hdr, 4) != 0) {
 			return -1;
 		}
 		uint32_t n = get_be32(hdr);
@@ -447,7 +455,7 @@ int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_
 		*rsp_len = n;
 		return 0;
 	}
-	if (send_all(c->fd, cmd, len) != 0 || conn_recv(c, rsp, 10) != 0) {
+	if (rsp_size < 10 || conn_recv(c, rsp, 10) != 0) {
 		return -1;
 	}
 	uint32_t n = get_be32(rsp + 2);
@@ -456,4 +464,15 @@ int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_
 	}
 	*rsp_len = n;
 	return 0;
+}
+
+/* See tpm_client.h. */
+int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t rsp_size,
+		 size_t *rsp_len)
+{
+	*rsp_len = 0;
+	if (tpm_transact_send(c, locality, cmd, len) != 0) {
+		return -1;
+	}
+	return tpm_transact_recv(c, rsp, rsp_size, rsp_len);
 }

@@ -73,6 +73,10 @@ void tpm_disconnect(struct tpm_conn *c);
 int tpm_transact(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t rsp_size,
 		 size_t *rsp_len);
 
+/* tpm_transact in two halves (the crash test acts between them). 0 or -1. */
+int tpm_transact_send(struct tpm_conn *c, uint8_t locality, const uint8_t *cmd, size_t len);
+int tpm_transact_recv(struct tpm_conn *c, uint8_t *rsp, size_t rsp_size, size_t *rsp_len);
+
 /* mssim only: one platform-port command (no payload); its u32 answer, or -1. */
 long tpm_platform(struct tpm_conn *c, uint32_t code);
 
