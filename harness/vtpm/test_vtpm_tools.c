@@ -419,20 +419,32 @@ static void test_server_robustness(void **state)
 	tpm_disconnect(&c);
 }
 
-/* SIGTERM, or the simulator's STOP: a clean stop (status 0). */
-static void test_clean_stop(void **state)
+/* Wait for the server to exit by itself; its wait status. */
+static int wait_exit(void)
 {
-	struct tpm_conn c;
 	int st = -1;
 
-	assert_int_equal(tpm_server_stop(&S.server), 0);
-	assert_int_equal(start_server(), 0);
-	assert_int_equal(tpm_connect(&c, S.server.port, TPM_FRAMING_MSSIM), 0);
-	assert_int_equal(tpm_platform(&c, 21), 0); /* STOP */
 	for (int i = 0; i < 1000 && st < 0; i++) {
 		st = tpm_server_reap(&S.server);
 		usleep(10000);
 	}
+	return st;
+}
+
+/* SIGTERM, SIGINT, or the simulator's STOP: a clean stop (status 0). */
+static void test_clean_stop(void **state)
+{
+	struct tpm_conn c;
+
+	assert_int_equal(tpm_server_stop(&S.server), 0);
+	assert_int_equal(start_server(), 0);
+	kill(S.server.pid, SIGINT);
+	int st = wait_exit();
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(start_server(), 0);
+	assert_int_equal(tpm_connect(&c, S.server.port, TPM_FRAMING_MSSIM), 0);
+	assert_int_equal(tpm_platform(&c, 21), 0); /* STOP */
+	st = wait_exit();
 	tpm_disconnect(&c);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(start_server(), 0);
