@@ -68,7 +68,8 @@ CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 CORE_SRCS := $(sort $(shell find svsm -name '*.c' -not -path 'svsm/arch/*' -not -path 'svsm/lib/string.c'))
 FREESTANDING_ONLY_SRCS := svsm/lib/string.c
 # emu/nosnp/ is the test image's no-SNP platform (freestanding, mk/image.mk), not part of the userspace build.
-EMU_SRCS := $(sort $(filter-out emu/cli/% emu/usermalloc/% emu/nosnp/%,$(shell find emu -name '*.c')))
+# emu/vtpm/ (the TPM engine and bridge) is linked by the binaries that want it (mk/vtpm.mk).
+EMU_SRCS := $(sort $(filter-out emu/cli/% emu/usermalloc/% emu/nosnp/% emu/vtpm/%,$(shell find emu -name '*.c')))
 CLI_SRCS := $(sort $(wildcard emu/cli/*.c))
 HARNESS_LIB_SRCS := $(sort $(wildcard harness/lib/*.c))
 TEST_SRCS := $(sort $(wildcard harness/test_*.c))

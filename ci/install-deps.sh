@@ -21,6 +21,10 @@ PACKAGES=(
 	python3
 	afl++
 	valgrind
+	libtpms-dev
+	tpm2-tools
+	libtss2-tcti-mssim0
+	swtpm
 )
 
 missing=()

@@ -131,6 +131,7 @@ void callcheck_begin(struct callcheck *c, struct emu_guest *g, u32 apic_id, cons
 	}
 	c->written_count = 0;
 	c->written_overflow = false;
+	c->exempt_count = 0;
 	cc_mm_totals(m, &c->page_in_use, &c->heap_in_use);
 	memcpy(c->rmp_pre, m->rmp.entries, pages * sizeof(*c->rmp_pre));
 	for (u64 pfn = 0; pfn < pages; pfn++) {
@@ -182,9 +183,21 @@ static bool cc_list_page(const struct callcheck *c, u16 from, u16 to, u64 pfn)
 	return false;
 }
 
-/* The SVSM's own pages (before or after the call) are its business. */
+void callcheck_exempt(struct callcheck *c, u64 gpa)
+{
+	if (c->exempt_count < ARRAY_COUNT(c->exempt)) {
+		c->exempt[c->exempt_count++] = gpa >> PAGE_SHIFT;
+	}
+}
+
+/* The SVSM's own pages (before or after the call) are its business; so are others' changes. */
 static bool cc_svsm_page(const struct callcheck *c, u64 pfn)
 {
+	for (u32 i = 0; i < c->exempt_count; i++) {
+		if (c->exempt[i] == pfn) {
+			return true;
+		}
+	}
 	return c->owned_pre[pfn] || owned_page(pfn << PAGE_SHIFT) || emu_host_took(c->m, pfn);
 }
 

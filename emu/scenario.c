@@ -7,6 +7,7 @@
 
 #include <svsm/core.h>
 #include <svsm/svsm_abi.h>
+#include <svsm/vtpm.h>
 
 #include "scenario.h"
 
@@ -111,13 +112,15 @@ static u64 core_regs(struct guest_regs *r, u32 call, u64 rcx, u64 rdx, u64 r8)
 static void step_query(struct scenario *s)
 {
 	struct scenario_step *st =
-		step_begin(s, "query protocols", "core v1 supported (RCX=1:1); attestation, vTPM, others: RCX=0");
+		step_begin(s, "query protocols",
+			   "core v1 supported (RCX=1:1); vTPM v1 if the build has a TPM engine; attestation, others: RCX=0");
 	static const u32 protos[] = {0, 1, 2, 3, 4, 0x80000000u};
 	for (unsigned i = 0; i < ARRAY_COUNT(protos); i++) {
 		struct guest_regs r;
 		core_regs(&r, SVSM_CORE_QUERY_PROTOCOL, ((u64)protos[i] << 32) | 1, 0, 0);
 		expect_call(s, st, 0, &r, SVSM_SUCCESS);
-		u64 want = protos[i] == SVSM_PROTOCOL_CORE ? ((1ull << 32) | 1) : 0;
+		bool served = protos[i] == SVSM_PROTOCOL_CORE || (protos[i] == SVSM_PROTOCOL_VTPM && vtpm_present());
+		u64 want = served ? ((1ull << 32) | 1) : 0;
 		if (r.rcx != want) {
 			step_fail(st, "protocol %#x: RCX=%#llx, expected %#llx", protos[i], (unsigned long long)r.rcx,
 				  (unsigned long long)want);

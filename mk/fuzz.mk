@@ -12,7 +12,9 @@
 FUZZ_HELPERS := harness/fuzz/fuzz_common.c harness/fuzz/fuzz_main.c harness/fuzz/fuzz_selftest.c
 FUZZ_TARGETS := $(sort $(patsubst harness/fuzz/fuzz_%.c,%,$(filter-out $(FUZZ_HELPERS),$(wildcard harness/fuzz/fuzz_*.c))))
 FUZZ_STANDALONE := mm
-FUZZ_MACHINE_TARGETS := $(filter-out $(FUZZ_STANDALONE),$(FUZZ_TARGETS))
+# Machine targets linked with a TPM engine: their link rules are in mk/vtpm.mk.
+FUZZ_OWN_LINK := vtpm
+FUZZ_MACHINE_TARGETS := $(filter-out $(FUZZ_STANDALONE) $(FUZZ_OWN_LINK),$(FUZZ_TARGETS))
 FUZZ_CORPUS_DIR := fixtures/fuzz
 
 # --- replays with the normal build (gcc; SANITIZE=1 works too), part of make test ---------

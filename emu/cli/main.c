@@ -13,6 +13,7 @@
 #include "attest_cli.h"
 #include "machine.h"
 #include "scenario.h"
+#include "tpm_server.h"
 
 #define EXIT_STEPS_FAILED 1
 #define EXIT_USAGE 2
@@ -44,6 +45,8 @@ static void usage(FILE *out)
 		"  attest            attestation through the SVSM and the emulated PSP (attest --help)\n"
 		"  verify            check an attestation like a relying party (verify --help)\n"
 		"  measure           print the launch measurement without running (measure --help)\n"
+		"  tpm-server        serve the SVSM's vTPM to TPM clients on loopback (TPM simulator\n"
+		"                    protocol); 'svsm-emu tpm-server --help' for its options\n"
 		"  help              print this text\n"
 		"  version           print the version\n"
 		"\n"
@@ -419,6 +422,9 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && attest_cli_handles(argv[1])) {
 		return attest_cli_main(argc - 1, argv + 1);
+	}
+	if (argc > 1 && !strcmp(argv[1], "tpm-server")) {
+		return tpm_server_main(argc - 1, argv + 1);
 	}
 	if (parse_args(argc, argv, &o) != 0) {
 		return EXIT_USAGE;

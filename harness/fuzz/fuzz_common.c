@@ -503,6 +503,10 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 			return -1;
 		}
 		/* fuzz_boot applied an empty header; the snapshot is the plain booted machine. */
+		if (opts->after_boot && opts->after_boot() != 0) {
+			fprintf(stderr, "fuzz: the target's set-up after boot failed\n");
+			return -1;
+		}
 	}
 	snapshot_init(&fz.snap);
 	fz.snap.write_hook = fuzz_shadow_written;

@@ -118,6 +118,11 @@ struct fuzz_machine_opts {
 	bool boot_per_input;
 	/* Terminations other than a panic are a normal outcome (hostile hypervisor). */
 	bool termination_ok;
+	/*
+	 * Optional, without boot_per_input: run once after the boot, before the snapshot, so
+	 * that what it does is part of every input's starting state. 0 or -1.
+	 */
+	int (*after_boot)(void);
 };
 
 /* Build the machine, boot it (unless boot_per_input) and take the snapshot. 0 or -1. */

@@ -81,6 +81,21 @@ static void test_core_query_protocol(void)
 	KCHECK_EQ(r.rcx, 0);
 }
 
+/* The image has no TPM engine (svsm/vtpm/engine_absent.c): protocol 2 does not exist. */
+static void test_core_no_vtpm_in_image(void)
+{
+	struct ktest_env *e = ktest_boot();
+	struct guest_regs r;
+
+	if (!e) {
+		return;
+	}
+	KCHECK_EQ(CORE_CALL(e, SVSM_CORE_QUERY_PROTOCOL, (2ull << 32) | 1, 0, 0, &r), SVSM_SUCCESS);
+	KCHECK_EQ(r.rcx, 0);
+	KCHECK_EQ(ktest_call(e, SVSM_PROTOCOL_VTPM, 0, 0, 0, 0, NULL), SVSM_ERR_UNSUPPORTED_PROTOCOL);
+	KCHECK_EQ(ktest_call(e, SVSM_PROTOCOL_VTPM, 1, e->m->cfg.caa_gpa + 8, 0, 0, NULL), SVSM_ERR_UNSUPPORTED_PROTOCOL);
+}
+
 static void test_core_unknown_call_and_protocol(void)
 {
 	struct ktest_env *e = ktest_boot();
@@ -587,6 +602,7 @@ static void test_hostile_register_echo_fails_boot(void)
 
 static const struct ktest tests[] = {
 	{"core_query_protocol", test_core_query_protocol},
+	{"core_no_vtpm_in_image", test_core_no_vtpm_in_image},
 	{"core_unknown_call_and_protocol", test_core_unknown_call_and_protocol},
 	{"core_configure_vtom", test_core_configure_vtom},
 	{"core_pvalidate_4k", test_core_pvalidate_4k},

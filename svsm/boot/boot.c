@@ -12,6 +12,7 @@
 #include <svsm/string.h>
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
+#include <svsm/vtpm.h>
 
 static SVSM_STATE struct svsm_boot_info boot_params;
 
@@ -184,6 +185,7 @@ int svsm_boot(const struct svsm_boot_info *info)
 	}
 	u8 avail = mm_withdraw_available() ? 1 : 0;
 	arch_guest_write(info->caa_gpa + SVSM_CA_MEM_AVAILABLE_OFFSET, &avail, 1);
+	vtpm_init();
 	log_info("SVSM %s up: region %llx+%llx, guest VMPL%u, calling area %llx", SVSM_VERSION_STRING,
 		 (unsigned long long)info->svsm_base, (unsigned long long)info->svsm_size, info->guest_vmpl,
 		 (unsigned long long)info->caa_gpa);

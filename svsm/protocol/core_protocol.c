@@ -507,6 +507,10 @@ static u32 core_delete_vcpu(struct svsm_call *c)
 	if (!t || t->startup || t->guest_vmpl < c->caller_vmpl) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
+	/* Its own call is still in progress, with core_lock released (core_unlocked_run). */
+	if (t->unlocked_work) {
+		return SVSM_ERR_DELETE_VCPU_FAIL_INUSE;
+	}
 	/*
 	 * Clear the VMSA attribute first: the hardware refuses that (FAIL_INUSE) while the
 	 * VMSA runs, so a running vCPU is found before anything changed, and once the

@@ -33,6 +33,18 @@ void core_lock_reset(void)
 	core_big_lock = (struct spinlock)SPINLOCK_INIT;
 }
 
+/* See core.h. */
+void core_unlocked_run(struct svsm_call *call, void (*fn)(void *ctx), void *ctx)
+{
+	struct svsm_vcpu *v = call->vcpu;
+
+	v->unlocked_work = true;
+	core_unlock();
+	fn(ctx);
+	core_lock();
+	v->unlocked_work = false;
+}
+
 /* Snapshot of the call counters. */
 void svsm_get_counters(struct svsm_counters *out)
 {

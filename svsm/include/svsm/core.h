@@ -76,6 +76,7 @@ struct svsm_vcpu {
 	struct ghcb_page ghcb; /* the SVSM's GHCB on this vCPU (gpa 0 = none yet) */
 	bool ghcb_ready;
 	u64 calls;             /* SVSM calls served on this vCPU */
+	bool unlocked_work;    /* its call runs with core_lock released (core_unlocked_run) */
 };
 
 /* The vCPU that is executing, or NULL if the SVSM does not know it. */
@@ -158,6 +159,14 @@ void core_lock(void);
 void core_unlock(void);
 /* A fresh boot: the lock is free (a terminated machine may have left it taken). */
 void core_lock_reset(void);
+/*
+ * From a handler (core_lock held): run @fn(@ctx) with core_lock released, for long work
+ * that needs none of the core's state (the vTPM engine), so that other vCPUs' calls go
+ * on meanwhile. @fn must not touch core state, guest memory or the calling vCPU; the
+ * handler re-checks whatever it relies on afterwards. Until it returns, the calling
+ * vCPU counts as running: DELETE_VCPU of its VMSA answers FAIL_INUSE.
+ */
+void core_unlocked_run(struct svsm_call *call, void (*fn)(void *ctx), void *ctx);
 
 /* Boot parameters kept for the handlers. */
 const struct svsm_boot_info *svsm_boot_params(void);
