@@ -41,7 +41,14 @@ AR := gcc-ar
 endif
 endif
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BASE_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing $(SAN_FLAGS) $(LTO_CFLAGS) -MMD -MP
+# Reproducible outputs (docs/building.md): no build directory in objects or debug info, and a
+# fixed source date (the commit's, or the release tarball's) for anything that asks for one.
+REPRO_FLAGS := -ffile-prefix-map=$(CURDIR)=.
+SOURCE_DATE_EPOCH ?= $(shell ci/version.sh --epoch 2>/dev/null)
+ifneq ($(strip $(SOURCE_DATE_EPOCH)),)
+export SOURCE_DATE_EPOCH
+endif
+BASE_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing $(SAN_FLAGS) $(LTO_CFLAGS) $(REPRO_FLAGS) -MMD -MP
 
 # The core: no libc headers, no libc builtins. Only the compiler's freestanding headers.
 CC_INCLUDE := $(shell $(CC) -print-file-name=include)
