@@ -36,7 +36,7 @@ OPT ?= -O2
 ifeq ($(SANITIZE)$(TSAN),)
 ifneq ($(findstring gcc,$(notdir $(CC))),)
 LTO_CFLAGS := -flto=auto -ffat-lto-objects
-LTO_LDFLAGS := -flto=auto $(OPT)
+LTO_LDFLAGS = -flto=auto $(OPT) $(REPRO_FLAGS)
 AR := gcc-ar
 endif
 endif
