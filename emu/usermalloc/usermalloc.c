@@ -1,5 +1,6 @@
 /* Hosted malloc on the SVSM allocators (libsvsm-malloc.so): mmap span, growth, threads, fork. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ static u64 usermalloc_span_env;   /* 0: not set, try 64 GiB down to 1 GiB */
 static u64 usermalloc_fail_nth;   /* 0: no injected failure */
 static u64 usermalloc_call_count; /* allocation calls so far (only counted with FAIL_NTH) */
 static bool usermalloc_stats_at_exit;
+static int usermalloc_stats_fd = -1; /* stderr as it was at setup: programs may close fd 2 at exit */
 
 /** Print the reason and abort: a corrupted heap must not keep running. */
 void svsm_panic(const char *fmt, ...)
@@ -177,6 +179,10 @@ static void usermalloc_read_env(void)
 	}
 	v = getenv("SVSM_MALLOC_STATS");
 	usermalloc_stats_at_exit = v && *v && strcmp(v, "0") != 0;
+	if (usermalloc_stats_at_exit) {
+		/* coreutils close stderr in an atexit handler, before library destructors run. */
+		usermalloc_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100);
+	}
 }
 
 /** Whether this allocation call is the one SVSM_MALLOC_FAIL_NTH asked to fail. */
@@ -208,7 +214,8 @@ __attribute__((destructor)) static void usermalloc_print_stats(void)
 	char buf[1024];
 	int n;
 
-	if (!usermalloc_stats_at_exit || __atomic_load_n(&usermalloc_state, __ATOMIC_ACQUIRE) != USERMALLOC_READY) {
+	if (!usermalloc_stats_at_exit || usermalloc_stats_fd < 0 ||
+	    __atomic_load_n(&usermalloc_state, __ATOMIC_ACQUIRE) != USERMALLOC_READY) {
 		return;
 	}
 	mm_get_stats(&st);
@@ -220,7 +227,14 @@ __attribute__((destructor)) static void usermalloc_print_stats(void)
 	n = usermalloc_stats_line(buf, n, (int)sizeof(buf), "pages", &st.page);
 	n = usermalloc_stats_line(buf, n, (int)sizeof(buf), "slab", &st.slab);
 	n = usermalloc_stats_line(buf, n, (int)sizeof(buf), "heap", &st.heap);
-	usermalloc_say(buf, (size_t)n);
+	for (const char *p = buf; n > 0;) {
+		ssize_t w = write(usermalloc_stats_fd, p, (size_t)n);
+		if (w <= 0) {
+			break;
+		}
+		p += w;
+		n -= (int)w;
+	}
 }
 
 /** Reserve the span and hand the first range to the core; false if that is impossible. */

@@ -111,6 +111,18 @@ static int child_small_traffic(const struct env_api *api)
 	return CHILD_OK;
 }
 
+/* Like coreutils: close stderr at exit, before the library's destructor runs. */
+static void close_stderr(void)
+{
+	close(2);
+}
+
+static int child_traffic_then_close_stderr(const struct env_api *api)
+{
+	atexit(close_stderr);
+	return child_small_traffic(api);
+}
+
 static void test_stats_only_when_asked(void **state)
 {
 	static const char *const on[] = {"SVSM_MALLOC_STATS=1", NULL};
@@ -123,6 +135,9 @@ static void test_stats_only_when_asked(void **state)
 	assert_non_null(strstr(err, "libsvsm-malloc: pages in use"));
 	assert_non_null(strstr(err, "libsvsm-malloc: heap  in use 0 KiB"));
 	assert_non_null(strstr(err, ", 100 allocations, 0 failed"));
+	/* Still printed when the program closed fd 2 on its way out. */
+	assert_int_equal(run_child(MM_PRELOAD_SO, on, child_traffic_then_close_stderr), CHILD_OK);
+	assert_non_null(strstr(child_stderr(), "libsvsm-malloc: heap  in use 0 KiB"));
 }
 
 /* Calls 1..6: malloc, calloc, realloc(NULL), malloc, realloc(p, bigger), malloc; the 3rd must fail. */
