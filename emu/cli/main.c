@@ -10,6 +10,7 @@
 #include <svsm/mm.h>
 
 #include "machine.h"
+#include "paths.h"
 #include "scenario.h"
 
 #define EXIT_STEPS_FAILED 1
@@ -37,6 +38,7 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  run               boot a machine, run the default scenario and print a summary;\n"
 		"                    exit status 0 only if every step behaved as the SVSM spec says\n"
+		"  paths             print where the images and fixtures are (--json: as JSON)\n"
 		"  help              print this text\n"
 		"  version           print the version\n"
 		"\n"
@@ -358,6 +360,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(o.command, "run")) {
 		return cmd_run(&o);
+	}
+	if (!strcmp(o.command, "paths")) {
+		return cli_paths_command(o.json);
 	}
 	fprintf(stderr, "svsm-emu: unknown command '%s' (try --help)\n", o.command);
 	return EXIT_USAGE;
