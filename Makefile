@@ -53,8 +53,10 @@ BASE_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing $(SAN_FLAGS) $(
 # The core: no libc headers, no libc builtins. Only the compiler's freestanding headers.
 CC_INCLUDE := $(shell $(CC) -print-file-name=include)
 CORE_CFLAGS := $(BASE_CFLAGS) -ffreestanding -nostdinc -isystem $(CC_INCLUDE) -Isvsm/include
-HOSTED_CFLAGS := $(BASE_CFLAGS) -D_GNU_SOURCE -Isvsm/include -Iemu -Iharness
-LDFLAGS_ALL := $(SAN_FLAGS)
+# HOSTED_EXTRA_CFLAGS/LDFLAGS: a distribution's hardening flags for hosted code and links
+# (debian/rules); the freestanding core and the image never get them.
+HOSTED_CFLAGS := $(BASE_CFLAGS) -D_GNU_SOURCE -Isvsm/include -Iemu -Iharness $(HOSTED_EXTRA_CFLAGS)
+LDFLAGS_ALL := $(SAN_FLAGS) $(HOSTED_EXTRA_LDFLAGS)
 
 # --- dependency discovery (pkg-config); install-deps.sh names the packages -----------
 # DEPS_CHECK=0 skips the check, for builds whose dependencies are declared elsewhere

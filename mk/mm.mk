@@ -28,10 +28,10 @@ $(MM_SO_CORE_OBJS): $(B)/obj/so/%.o: %.c | $(DEPS_STAMP)
 
 $(MM_SO_GLUE_OBJS): $(B)/obj/so/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(MM_SO_BASE) -D_GNU_SOURCE -Isvsm/include -c $< -o $@
+	$(CC) $(MM_SO_BASE) $(HOSTED_EXTRA_CFLAGS) -D_GNU_SOURCE -Isvsm/include -c $< -o $@
 
 $(MM_SO): $(MM_SO_CORE_OBJS) $(MM_SO_GLUE_OBJS)
-	$(CC) -shared -Wl,-z,defs -Wl,-z,now -o $@ $^ -lpthread
+	$(CC) -shared -Wl,-z,defs -Wl,-z,now $(HOSTED_EXTRA_LDFLAGS) -o $@ $^ -lpthread
 
 # The debug variant (libsvsm-malloc-debug.so): the same glue on the debug build of the
 # allocators (poisoning, whole-slack canaries), for LD_PRELOAD when hunting a bug.
@@ -42,7 +42,7 @@ $(MM_SO_DEBUG_OBJS): $(B)/obj/so-debug/%.o: %.c | $(DEPS_STAMP)
 	$(CC) $(MM_SO_BASE) -DSVSM_MM_DEBUG -ffreestanding -nostdinc -isystem $(CC_INCLUDE) -Isvsm/include -c $< -o $@
 
 $(MM_SO_DEBUG): $(MM_SO_DEBUG_OBJS) $(MM_SO_GLUE_OBJS)
-	$(CC) -shared -Wl,-z,defs -Wl,-z,now -o $@ $^ -lpthread
+	$(CC) -shared -Wl,-z,defs -Wl,-z,now $(HOSTED_EXTRA_LDFLAGS) -o $@ $^ -lpthread
 
 # --- suites ------------------------------------------------------------------------------
 MM_HARNESS_SRCS := $(sort $(wildcard harness/mm/*.c))
