@@ -22,12 +22,17 @@ ok() { echo "install-check: ok: $*"; }
 for f in "$P/bin/svsm-emu" "$L/svsm-emu/libsvsm-malloc.so" "$L/svsm-emu/libsvsm-malloc-debug.so" \
 	"$L/libsvsmcore.a" "$L/libsvsmemu.a" "$L/libsvsmharness.a" "$L/pkgconfig/svsm-emu.pc" \
 	"$P/share/svsm/svsm.elf" "$P/share/svsm/svsm.bin" "$P/share/svsm/svsm-test.elf" \
-	"$P/share/man/man1/svsm-emu.1" "$P/share/man/man3/libsvsm-malloc.3" \
 	"$P/share/bash-completion/completions/svsm-emu" \
 	"$P/include/svsm-emu/svsm/core.h" "$P/include/svsm-emu/emu/machine.h" \
 	"$P/include/svsm-emu/harness/test_common.h" "$P/include/svsm-emu/harness/lib/hx.h"; do
 	[ -f "$f" ] || fail "$f is not installed"
 done
+# Man pages as installed, or compressed (dh_installman).
+man1=$P/share/man/man1/svsm-emu.1
+man3=$P/share/man/man3/libsvsm-malloc.3
+[ -f "$man1" ] || man1=$man1.gz
+[ -f "$man3" ] || man3=$man3.gz
+[ -f "$man1" ] && [ -f "$man3" ] || fail "the man pages are not installed"
 [ -d "$P/share/svsm/fixtures/fuzz/dispatch" ] || fail "the fixtures are not installed"
 [ -x "$P/bin/svsm-emu" ] || fail "svsm-emu is not executable"
 ok "every file is installed under $P"
@@ -36,14 +41,14 @@ emu=$P/bin/svsm-emu
 help=$("$emu" --help)
 
 # --- man pages: render without warnings, and document every command and option ------------
-for page in "$P/share/man/man1/svsm-emu.1" "$P/share/man/man3/libsvsm-malloc.3"; do
+for page in "$man1" "$man3"; do
 	warn=$(LC_ALL=C MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
 	[ -z "$warn" ] || fail "man -l $page warns: $warn"
 	text=$(LC_ALL=C MANWIDTH=200 man -l "$page" 2>/dev/null | col -b)
 	grep -q '^NAME' <<<"$text" || fail "man -l $page shows no NAME section"
-	grep -q '@[A-Z_]*@' "$page" && fail "$page has an unsubstituted @VARIABLE@"
+	zcat -f "$page" | grep -q '@[A-Z_]*@' && fail "$page has an unsubstituted @VARIABLE@"
 	case $page in
-	*svsm-emu.1)
+	*svsm-emu.1 | *svsm-emu.1.gz)
 		for opt in $(grep -oE -- '--[a-z0-9-]+' <<<"$help" | sort -u); do
 			grep -qF -- "$opt" <<<"$text" || fail "svsm-emu(1) does not document $opt (from --help)"
 		done
@@ -52,7 +57,7 @@ for page in "$P/share/man/man1/svsm-emu.1" "$P/share/man/man3/libsvsm-malloc.3";
 		done
 		grep -qF "$prefix/share/svsm/svsm.elf" <<<"$text" || fail "svsm-emu(1) does not name the installed image"
 		;;
-	*libsvsm-malloc.3)
+	*libsvsm-malloc.3 | *libsvsm-malloc.3.gz)
 		for var in $(grep -oE 'getenv\("[A-Z_]+"\)' "$src/emu/usermalloc/usermalloc.c" | grep -oE '[A-Z_]{4,}' | sort -u); do
 			grep -qF "$var" <<<"$text" || fail "libsvsm-malloc(3) does not document $var"
 		done
