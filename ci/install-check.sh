@@ -95,7 +95,9 @@ for k in ("svsm.elf", "svsm.bin", "svsm-test.elf", "fixtures"):
     # never the source tree's own fixtures or build directory (the staging area may lie in build/)
     assert not j[k].startswith((src + "/fixtures", src + "/build/svsm")), (k, j[k])
 PY
-cp -a "$P" "$tmp/moved"
+mkdir -p "$tmp/moved/bin" "$tmp/moved/share"
+cp -a "$emu" "$tmp/moved/bin/"
+cp -a "$P/share/svsm" "$tmp/moved/share/"
 json=$(cd / && env -u SVSM_EMU_DATADIR "$tmp/moved/bin/svsm-emu" --json paths) || fail "moved installation: $json"
 grep -qF "\"svsm.elf\": \"$tmp/moved/share/svsm/svsm.elf\"" <<<"$json" || fail "a moved installation still looks elsewhere: $json"
 rm -rf "$tmp/moved"
