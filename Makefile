@@ -24,6 +24,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 else ifeq ($(TSAN),1)
 B := $(ROOT)/tsan
 SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(COVERAGE),1)
+# make coverage (mk/coverage.mk): gcov instrumentation, objects in build/cov/.
+B := $(ROOT)/cov
+SAN_FLAGS := --coverage -fprofile-update=atomic
 else
 B := $(ROOT)
 SAN_FLAGS :=
@@ -33,7 +37,7 @@ OPT ?= -O2
 # With gcc and no sanitizer, objects also carry LTO bytecode: svsm-emu and the benchmark
 # link with -flto (the SVSM call path crosses core, arch layer and machine model), the
 # test suites link the ordinary code and stay quick to build.
-ifeq ($(SANITIZE)$(TSAN),)
+ifeq ($(SANITIZE)$(TSAN)$(COVERAGE),)
 ifneq ($(findstring gcc,$(notdir $(CC))),)
 LTO_CFLAGS := -flto=auto -ffat-lto-objects
 LTO_LDFLAGS = -flto=auto $(OPT) $(REPRO_FLAGS)
