@@ -20,6 +20,17 @@ PACKAGES=(
 	libmimalloc2.0
 	python3
 	afl++
+	# packaging, offline build, reproducibility, coverage and lint (docs/building.md)
+	debhelper
+	dpkg-dev
+	fakeroot
+	lintian
+	strace
+	man-db
+	bsdextrautils
+	gcovr
+	clang-tidy
+	cppcheck
 )
 
 missing=()

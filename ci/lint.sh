@@ -41,5 +41,6 @@ else
 	cat "$out/cppcheck.log" >&2
 	rc=1
 fi
+ci/check-deps-doc.sh || rc=1
 [ $rc -eq 0 ] && echo "lint: OK"
 exit $rc
