@@ -53,6 +53,14 @@ echo "deb-build: dpkg-buildpackage -us -uc -b of $version, no network"
 "$here/no-network.sh" env DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} parallel=2" \
 	nice -n 10 dpkg-buildpackage -us -uc -b >"$out/dpkg-buildpackage.log" 2>&1 ||
 	{ tail -n 40 "$out/dpkg-buildpackage.log" >&2; echo "deb-build: FAILED (log: $out/dpkg-buildpackage.log)" >&2; exit 1; }
+# The packaged images must be the bytes the build made (nothing strips or rewrites them).
+for img in svsm.elf svsm.bin svsm-test.elf; do
+	if ! cmp -s "build/$img" "debian/svsm-emu/usr/share/svsm/$img"; then
+		echo "deb-build: FAILED: the packaged $img differs from build/$img" >&2
+		exit 1
+	fi
+done
+echo "deb-build: packaged images identical to the build's: svsm.bin $(sha256sum <build/svsm.bin | cut -d' ' -f1)"
 cd "$work"
 cp ./*.deb "$out/"
 changes=$(ls ./*.changes)

@@ -9,8 +9,13 @@ set -euo pipefail
 tarball=${1:?usage: ci/offline-build.sh TARBALL [WORK_DIR]}
 tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
 here=$(cd "$(dirname "$0")" && pwd)
-work=${2:-$(mktemp -d /tmp/svsm-offline.XXXXXX)}
-mkdir -p "$work"
+if [ $# -ge 2 ]; then
+	work=$2
+	mkdir -p "$work"
+else
+	work=$(mktemp -d /tmp/svsm-offline.XXXXXX)
+	trap 'rm -rf "$work"' EXIT
+fi
 
 name=$(basename "$tarball" .tar.gz)
 rm -rf "${work:?}/$name"
