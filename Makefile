@@ -4,6 +4,8 @@
 #   make test       all cmocka suites and corpus replays; SANITIZE=1 for ASan+UBSan
 #   make check-freestanding   prove svsm/ needs nothing but the arch interface
 #   make bench      benchmarks -> build/bench.json
+#   make install    PREFIX=/usr/local DESTDIR=; also uninstall, installcheck, dist (docs/building.md)
+#   make coverage   line/branch coverage of make test;  make lint  clang-tidy + cppcheck
 #   make help       this list and the other targets
 # Objects go to build/ (build/san/ with SANITIZE=1, build/tsan/ with TSAN=1).
 
