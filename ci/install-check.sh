@@ -107,6 +107,14 @@ fi
 grep -q '^data from     SVSM_EMU_DATADIR' "$tmp/out" && grep -q '(missing)' "$tmp/out" || fail "SVSM_EMU_DATADIR not honoured"
 ok "svsm-emu finds its images and fixtures in $P/share/svsm (also when moved), never in the source tree"
 
+# The uninstalled binary of the build tree finds the build's images and the source fixtures.
+if [ -x "$src/build/svsm-emu" ] && [ -f "$src/build/svsm.elf" ]; then
+	json=$(cd / && env -u SVSM_EMU_DATADIR "$src/build/svsm-emu" --json paths) || fail "build tree: $json"
+	grep -qF "\"origin\": \"build tree\", \"images\": \"$src/build\"" <<<"$json" &&
+		grep -qF "\"fixtures\": \"$src/fixtures\"" <<<"$json" || fail "build tree lookup: $json"
+	ok "build/svsm-emu finds build/ and the source fixtures"
+fi
+
 (cd / && "$emu" --console none run >"$tmp/run.txt") || fail "installed svsm-emu run failed: $(tail -5 "$tmp/run.txt")"
 ok "installed svsm-emu run: $(tail -n 1 "$tmp/run.txt")"
 
