@@ -4,6 +4,8 @@
 #   make test       all cmocka suites and corpus replays; SANITIZE=1 for ASan+UBSan
 #   make check-freestanding   prove svsm/ needs nothing but the arch interface
 #   make bench      benchmarks -> build/bench.json
+#   make install    PREFIX=/usr/local DESTDIR=; also uninstall, installcheck, dist (docs/building.md)
+#   make coverage   line/branch coverage of make test;  make lint  clang-tidy + cppcheck
 #   make help       this list and the other targets
 # Objects go to build/ (build/san/ with SANITIZE=1, build/tsan/ with TSAN=1).
 
@@ -24,6 +26,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 else ifeq ($(TSAN),1)
 B := $(ROOT)/tsan
 SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(COVERAGE),1)
+# make coverage (mk/coverage.mk): gcov instrumentation, objects in build/cov/.
+B := $(ROOT)/cov
+SAN_FLAGS := --coverage -fprofile-update=atomic
 else
 B := $(ROOT)
 SAN_FLAGS :=
@@ -33,28 +39,40 @@ OPT ?= -O2
 # With gcc and no sanitizer, objects also carry LTO bytecode: svsm-emu and the benchmark
 # link with -flto (the SVSM call path crosses core, arch layer and machine model), the
 # test suites link the ordinary code and stay quick to build.
-ifeq ($(SANITIZE)$(TSAN),)
+ifeq ($(SANITIZE)$(TSAN)$(COVERAGE),)
 ifneq ($(findstring gcc,$(notdir $(CC))),)
 LTO_CFLAGS := -flto=auto -ffat-lto-objects
-LTO_LDFLAGS := -flto=auto $(OPT)
+LTO_LDFLAGS = -flto=auto $(OPT) $(REPRO_FLAGS)
 AR := gcc-ar
 endif
 endif
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BASE_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing $(SAN_FLAGS) $(LTO_CFLAGS) -MMD -MP
+# Reproducible outputs (docs/building.md): no build directory in objects or debug info, and a
+# fixed source date (the commit's, or the release tarball's) for anything that asks for one.
+REPRO_FLAGS := -ffile-prefix-map=$(CURDIR)=.
+SOURCE_DATE_EPOCH ?= $(shell ci/version.sh --epoch 2>/dev/null)
+ifneq ($(strip $(SOURCE_DATE_EPOCH)),)
+export SOURCE_DATE_EPOCH
+endif
+BASE_CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing $(SAN_FLAGS) $(LTO_CFLAGS) $(REPRO_FLAGS) -MMD -MP
 
 # The core: no libc headers, no libc builtins. Only the compiler's freestanding headers.
 CC_INCLUDE := $(shell $(CC) -print-file-name=include)
 CORE_CFLAGS := $(BASE_CFLAGS) -ffreestanding -nostdinc -isystem $(CC_INCLUDE) -Isvsm/include
-HOSTED_CFLAGS := $(BASE_CFLAGS) -D_GNU_SOURCE -Isvsm/include -Iemu -Iharness
-LDFLAGS_ALL := $(SAN_FLAGS)
+# HOSTED_EXTRA_CFLAGS/LDFLAGS: a distribution's hardening flags for hosted code and links
+# (debian/rules); the freestanding core and the image never get them.
+HOSTED_CFLAGS := $(BASE_CFLAGS) -D_GNU_SOURCE -Isvsm/include -Iemu -Iharness $(HOSTED_EXTRA_CFLAGS)
+LDFLAGS_ALL := $(SAN_FLAGS) $(HOSTED_EXTRA_LDFLAGS)
 
 # --- dependency discovery (pkg-config); install-deps.sh names the packages -----------
+# DEPS_CHECK=0 skips the check, for builds whose dependencies are declared elsewhere
+# (debian/control's Build-Depends, an OBS or container recipe; docs/building.md).
 PKG_CONFIG ?= pkg-config
+DEPS_CHECK ?= 1
 DEPS_STAMP := $(ROOT)/.deps-ok
 $(DEPS_STAMP):
 	@mkdir -p $(ROOT)
-	@if ! ci/install-deps.sh --check >/dev/null 2>&1; then \
+	@if [ "$(DEPS_CHECK)" = 1 ] && ! ci/install-deps.sh --check >/dev/null 2>&1; then \
 		echo "make: some build dependencies are missing; running ci/install-deps.sh"; \
 		ci/install-deps.sh || { echo "make: run 'sudo ci/install-deps.sh' (Debian 12) and retry"; exit 1; }; \
 	fi

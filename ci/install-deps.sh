@@ -25,6 +25,17 @@ PACKAGES=(
 	tpm2-tools
 	libtss2-tcti-mssim0
 	swtpm
+	# packaging, offline build, reproducibility, coverage and lint (docs/building.md)
+	debhelper
+	dpkg-dev
+	fakeroot
+	lintian
+	strace
+	man-db
+	bsdextrautils
+	gcovr
+	clang-tidy
+	cppcheck
 )
 
 missing=()

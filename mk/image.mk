@@ -29,11 +29,11 @@ IMG_NO_LOOP_CALLS := $(if $(findstring clang,$(notdir $(CC))),,-fno-tree-loop-di
 IMG_BASE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdlib -nostdinc -isystem $(CC_INCLUDE) \
 	-fno-stack-protector -fno-pic -fno-pie -mno-red-zone \
 	-mgeneral-regs-only -mcmodel=small -ftls-model=local-exec -fno-asynchronous-unwind-tables \
-	$(IMG_NO_LOOP_CALLS) -fno-strict-aliasing -MMD -MP
+	$(IMG_NO_LOOP_CALLS) -fno-strict-aliasing $(REPRO_FLAGS) -MMD -MP
 IMG_CORE_CFLAGS := $(IMG_BASE_CFLAGS) -Isvsm/include
 IMG_ARCH_CFLAGS := $(IMG_CORE_CFLAGS) -Isvsm/arch/snp
 IMG_EMU_CFLAGS := $(IMG_ARCH_CFLAGS) -Iemu -Iemu/nosnp
-IMG_ASFLAGS := -fno-pic -fno-pie -MMD -MP
+IMG_ASFLAGS := -fno-pic -fno-pie $(REPRO_FLAGS) -MMD -MP
 
 # The same core sources as build/libsvsmcore.a (CORE_SRCS), plus the freestanding-only ones.
 IMG_CORE_SRCS := $(CORE_SRCS) $(FREESTANDING_ONLY_SRCS)

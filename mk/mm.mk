@@ -16,7 +16,7 @@ $(MM_DBG_OBJS): $(B)/obj/mmdbg/%.o: %.c | $(DEPS_STAMP)
 
 # --- the hosted malloc: position independent, no sanitizer, only malloc & co. exported ---
 MM_SO := $(B)/libsvsm-malloc.so
-MM_SO_BASE := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing -MMD -MP -fPIC -fvisibility=hidden \
+MM_SO_BASE := -std=gnu11 $(OPT) -g $(WARN) -fno-strict-aliasing $(REPRO_FLAGS) -MMD -MP -fPIC -fvisibility=hidden \
 	-ftls-model=initial-exec
 MM_SO_CORE_OBJS := $(MM_SRCS:%.c=$(B)/obj/so/%.o)
 MM_SO_GLUE_SRCS := $(sort $(wildcard emu/usermalloc/*.c))
@@ -28,15 +28,27 @@ $(MM_SO_CORE_OBJS): $(B)/obj/so/%.o: %.c | $(DEPS_STAMP)
 
 $(MM_SO_GLUE_OBJS): $(B)/obj/so/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(MM_SO_BASE) -D_GNU_SOURCE -Isvsm/include -c $< -o $@
+	$(CC) $(MM_SO_BASE) $(HOSTED_EXTRA_CFLAGS) -D_GNU_SOURCE -Isvsm/include -c $< -o $@
 
 $(MM_SO): $(MM_SO_CORE_OBJS) $(MM_SO_GLUE_OBJS)
-	$(CC) -shared -Wl,-z,defs -Wl,-z,now -o $@ $^ -lpthread
+	$(CC) -shared -Wl,-z,defs -Wl,-z,now $(HOSTED_EXTRA_LDFLAGS) -o $@ $^ -lpthread
+
+# The debug variant (libsvsm-malloc-debug.so): the same glue on the debug build of the
+# allocators (poisoning, whole-slack canaries), for LD_PRELOAD when hunting a bug.
+MM_SO_DEBUG := $(B)/libsvsm-malloc-debug.so
+MM_SO_DEBUG_OBJS := $(MM_SRCS:%.c=$(B)/obj/so-debug/%.o)
+$(MM_SO_DEBUG_OBJS): $(B)/obj/so-debug/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MM_SO_BASE) -DSVSM_MM_DEBUG -ffreestanding -nostdinc -isystem $(CC_INCLUDE) -Isvsm/include -c $< -o $@
+
+$(MM_SO_DEBUG): $(MM_SO_DEBUG_OBJS) $(MM_SO_GLUE_OBJS)
+	$(CC) -shared -Wl,-z,defs -Wl,-z,now $(HOSTED_EXTRA_LDFLAGS) -o $@ $^ -lpthread
 
 # --- suites ------------------------------------------------------------------------------
 MM_HARNESS_SRCS := $(sort $(wildcard harness/mm/*.c))
 MM_HARNESS_OBJS := $(MM_HARNESS_SRCS:%.c=$(B)/obj/%.o)
-MM_TEST_DEFS := -DMM_PRELOAD_SO='"$(abspath $(MM_SO))"' -DMM_SOURCE_DIR='"$(abspath .)"' \
+MM_TEST_DEFS := -DMM_PRELOAD_SO='"$(abspath $(MM_SO))"' -DMM_PRELOAD_DEBUG_SO='"$(abspath $(MM_SO_DEBUG))"' \
+	-DMM_SOURCE_DIR='"$(abspath .)"' \
 	-DMM_TMP_DIR='"$(abspath $(B))/tmp"'
 
 $(MM_HARNESS_OBJS): $(B)/obj/harness/mm/%.o: harness/mm/%.c | $(DEPS_STAMP)
@@ -53,6 +65,8 @@ $(MM_SUITE_BINS): $(B)/tests/mm/%: $(B)/obj/harness/mm/%.o $(MM_GLUE_OBJ) $(MM_D
 
 # The LD_PRELOAD suite runs real programs on the hosted library.
 $(B)/tests/mm/test_mm_preload: $(MM_SO)
+# The environment switches and the debug variant (libsvsm-malloc(3)).
+$(B)/tests/mm/test_mm_env: | $(MM_SO) $(MM_SO_DEBUG)
 
 # --- fuzz target: harness/fuzz/fuzz_mm.c is built by mk/fuzz.mk (replay in make test,
 # `make fuzz TARGET=mm` or `make fuzz-mm` for libFuzzer) ----------------------------------

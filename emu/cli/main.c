@@ -12,6 +12,7 @@
 #include "hostile.h"
 #include "attest_cli.h"
 #include "machine.h"
+#include "paths.h"
 #include "scenario.h"
 #include "tpm_server.h"
 
@@ -47,6 +48,7 @@ static void usage(FILE *out)
 		"  measure           print the launch measurement without running (measure --help)\n"
 		"  tpm-server        serve the SVSM's vTPM to TPM clients on loopback (TPM simulator\n"
 		"                    protocol); 'svsm-emu tpm-server --help' for its options\n"
+		"  paths             print where the images and fixtures are (--json: as JSON)\n"
 		"  help              print this text\n"
 		"  version           print the version\n"
 		"\n"
@@ -442,6 +444,9 @@ int main(int argc, char **argv)
 			return cmd_hostile_list(&o);
 		}
 		return cmd_run(&o);
+	}
+	if (!strcmp(o.command, "paths")) {
+		return cli_paths_command(o.json);
 	}
 	fprintf(stderr, "svsm-emu: unknown command '%s' (try --help)\n", o.command);
 	return EXIT_USAGE;

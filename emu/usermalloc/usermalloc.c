@@ -1,5 +1,6 @@
 /* Hosted malloc on the SVSM allocators (libsvsm-malloc.so): mmap span, growth, threads, fork. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #define USERMALLOC_CHUNK ((u64)64 << 20)
 #define USERMALLOC_SPAN_MAX ((u64)64 << 30)
 #define USERMALLOC_SPAN_MIN ((u64)1 << 30)
+#define USERMALLOC_SPAN_ENV_MIN ((u64)128 << 20) /* smallest SVSM_MALLOC_SPAN accepted */
 
 enum usermalloc_state {
 	USERMALLOC_UNINIT,
@@ -41,6 +43,19 @@ static u64 usermalloc_used;       /* bytes of the span handed to the core so far
 static u64 usermalloc_generation; /* bumped by every growth */
 static unsigned usermalloc_threads;
 static __thread unsigned usermalloc_thread_id;
+
+/*
+ * Switches from the environment (libsvsm-malloc(3)), read once when the heap is set up:
+ * SVSM_MALLOC_SPAN   the address space reserved (a hard limit on the heap), K/M/G suffixes;
+ * SVSM_MALLOC_FAIL_NTH  the n-th allocation call of the process fails with ENOMEM (once);
+ * SVSM_MALLOC_STATS  print the allocators' statistics to stderr at exit.
+ * A value that cannot be used is reported on stderr and ignored.
+ */
+static u64 usermalloc_span_env;   /* 0: not set, try 64 GiB down to 1 GiB */
+static u64 usermalloc_fail_nth;   /* 0: no injected failure */
+static u64 usermalloc_call_count; /* allocation calls so far (only counted with FAIL_NTH) */
+static bool usermalloc_stats_at_exit;
+static int usermalloc_stats_fd = -1; /* stderr as it was at setup: programs may close fd 2 at exit */
 
 /** Print the reason and abort: a corrupted heap must not keep running. */
 void svsm_panic(const char *fmt, ...)
@@ -85,14 +100,156 @@ static void usermalloc_postfork(void)
 	spin_unlock(&usermalloc_lock);
 }
 
+/** Write @len bytes of @msg to stderr, ignoring errors (there is nobody to tell). */
+static void usermalloc_say(const char *msg, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, msg, len);
+		if (n <= 0) {
+			return;
+		}
+		msg += n;
+		len -= (size_t)n;
+	}
+}
+
+/** Warn that environment variable @name=@value is ignored, and why. */
+static void usermalloc_env_ignored(const char *name, const char *value, const char *why)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "libsvsm-malloc: ignoring %s=%.64s: %s\n", name, value, why);
+
+	if (n > 0) {
+		usermalloc_say(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	}
+}
+
+/**
+ * Parse @s as a decimal number of bytes with an optional K, M or G suffix (powers of 1024)
+ * into @out; false if it is not one or overflows. No allocation: this runs inside malloc.
+ */
+static bool usermalloc_parse_size(const char *s, u64 *out)
+{
+	u64 v = 0, mul = 1;
+
+	if (*s < '0' || *s > '9') {
+		return false;
+	}
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (u64)(*s - '0'), &v)) {
+			return false;
+		}
+	}
+	switch (*s) {
+	case 'k': case 'K': mul = (u64)1 << 10; s++; break;
+	case 'm': case 'M': mul = (u64)1 << 20; s++; break;
+	case 'g': case 'G': mul = (u64)1 << 30; s++; break;
+	default: break;
+	}
+	if (*s != '\0' || __builtin_mul_overflow(v, mul, &v)) {
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/** Read the SVSM_MALLOC_* switches (before the heap exists: nothing here may allocate). */
+static void usermalloc_read_env(void)
+{
+	const char *v;
+	u64 n;
+
+	v = getenv("SVSM_MALLOC_SPAN");
+	if (v && *v) {
+		if (!usermalloc_parse_size(v, &n)) {
+			usermalloc_env_ignored("SVSM_MALLOC_SPAN", v, "not a size (digits, then K, M or G)");
+		} else if (n < USERMALLOC_SPAN_ENV_MIN || n > USERMALLOC_SPAN_MAX) {
+			usermalloc_env_ignored("SVSM_MALLOC_SPAN", v, "outside 128M..64G");
+		} else {
+			usermalloc_span_env = n & ~(PAGE_2M_SIZE - 1);
+		}
+	}
+	v = getenv("SVSM_MALLOC_FAIL_NTH");
+	if (v && *v) {
+		if (!usermalloc_parse_size(v, &n) || n == 0 || v[strlen(v) - 1] > '9') {
+			usermalloc_env_ignored("SVSM_MALLOC_FAIL_NTH", v, "not a positive number");
+		} else {
+			usermalloc_fail_nth = n;
+		}
+	}
+	v = getenv("SVSM_MALLOC_STATS");
+	usermalloc_stats_at_exit = v && *v && strcmp(v, "0") != 0;
+	if (usermalloc_stats_at_exit) {
+		/* coreutils close stderr in an atexit handler, before library destructors run. */
+		usermalloc_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100);
+	}
+}
+
+/** Whether this allocation call is the one SVSM_MALLOC_FAIL_NTH asked to fail. */
+static bool usermalloc_injected_failure(void)
+{
+	if (usermalloc_fail_nth == 0) {
+		return false;
+	}
+	return __atomic_add_fetch(&usermalloc_call_count, 1, __ATOMIC_RELAXED) == usermalloc_fail_nth;
+}
+
+/** Append "<name> in use N KiB, peak N KiB, ..." for one allocator to @buf at @n. */
+static int usermalloc_stats_line(char *buf, int n, int size, const char *name, const struct mm_allocator_stats *a)
+{
+	int m = snprintf(buf + n, (size_t)(size - n),
+			 "libsvsm-malloc: %-5s in use %llu KiB, free %llu KiB, peak %llu KiB, %llu allocations, "
+			 "%llu failed\n",
+			 name, (unsigned long long)(a->in_use >> 10), (unsigned long long)(a->free >> 10),
+			 (unsigned long long)(a->peak >> 10), (unsigned long long)a->alloc_count,
+			 (unsigned long long)a->fail_count);
+
+	return m < 0 || m >= size - n ? size - 1 : n + m;
+}
+
+/** SVSM_MALLOC_STATS: the allocators' statistics on stderr when the program ends. */
+__attribute__((destructor)) static void usermalloc_print_stats(void)
+{
+	struct mm_stats st;
+	char buf[1024];
+	int n;
+
+	if (!usermalloc_stats_at_exit || usermalloc_stats_fd < 0 ||
+	    __atomic_load_n(&usermalloc_state, __ATOMIC_ACQUIRE) != USERMALLOC_READY) {
+		return;
+	}
+	mm_get_stats(&st);
+	n = snprintf(buf, sizeof(buf), "libsvsm-malloc: span %llu MiB reserved, %llu MiB handed to the allocator\n",
+		     (unsigned long long)(usermalloc_span_size >> 20), (unsigned long long)(usermalloc_used >> 20));
+	if (n < 0 || n >= (int)sizeof(buf)) {
+		return;
+	}
+	n = usermalloc_stats_line(buf, n, (int)sizeof(buf), "pages", &st.page);
+	n = usermalloc_stats_line(buf, n, (int)sizeof(buf), "slab", &st.slab);
+	n = usermalloc_stats_line(buf, n, (int)sizeof(buf), "heap", &st.heap);
+	for (const char *p = buf; n > 0;) {
+		ssize_t w = write(usermalloc_stats_fd, p, (size_t)n);
+		if (w <= 0) {
+			break;
+		}
+		p += w;
+		n -= (int)w;
+	}
+}
+
 /** Reserve the span and hand the first range to the core; false if that is impossible. */
 static bool usermalloc_setup(void)
 {
 	u64 align = PAGE_2M_SIZE;
 	u64 pages, meta_pages, first;
+	u64 max = USERMALLOC_SPAN_MAX, min = USERMALLOC_SPAN_MIN;
 	void *p = MAP_FAILED;
 
-	for (u64 size = USERMALLOC_SPAN_MAX; size >= USERMALLOC_SPAN_MIN && p == MAP_FAILED; size /= 2) {
+	usermalloc_read_env();
+	if (usermalloc_span_env) {
+		max = min = usermalloc_span_env;
+	}
+	for (u64 size = max; size >= min && p == MAP_FAILED; size /= 2) {
 		p = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 			 -1, 0);
 		usermalloc_span_size = size;
@@ -191,7 +348,7 @@ static void *usermalloc_alloc(size_t align, size_t size, bool zero)
 		u64 gen;
 		void *p;
 
-		if (!usermalloc_ready()) {
+		if (!usermalloc_ready() || usermalloc_injected_failure()) {
 			break;
 		}
 		gen = usermalloc_gen();
@@ -248,6 +405,10 @@ static void *usermalloc_realloc(void *ptr, size_t size)
 	}
 	if (size == 0) {
 		mem_free(ptr);
+		return NULL;
+	}
+	if (usermalloc_injected_failure()) {
+		errno = ENOMEM;
 		return NULL;
 	}
 	for (;;) {

@@ -957,7 +957,7 @@ static void fuzz_check_unchanged_mem(const struct fuzz_allowed *a, u8 *page)
 		bool next = a->cc && a->cc->list_call && at >= a->cc->rcx + 2 && at < a->cc->rcx + 4;
 		if (!ca_hdr && !next) {
 			fuzz_finding("rejected call (rax in 0x%llx rcx 0x%llx) changed guest memory at 0x%llx (%02x -> %02x)",
-				     (unsigned long long)a->cc->rax, (unsigned long long)a->cc->rcx,
+				     (unsigned long long)(a->cc ? a->cc->rax : 0), (unsigned long long)(a->cc ? a->cc->rcx : 0),
 				     (unsigned long long)at, pre[i], page[i]);
 		}
 	}

@@ -106,7 +106,9 @@ static void test_percpu_and_tls(void)
 	struct percpu *pc = percpu_this();
 	struct emu_vcpu marker;
 
-	KCHECK(pc && pc->self == pc, "%%gs:0 does not point at the per-CPU area");
+	if (!KCHECK(pc && pc->self == pc, "%%gs:0 does not point at the per-CPU area")) {
+		return;
+	}
 	KCHECK(pc->tls_size > 0 && pc->tls_size <= 256, "TLS size %llu", (unsigned long long)pc->tls_size);
 	u64 fs_base = insn_rdmsr(MSR_FS_BASE);
 	KCHECK_EQ(fs_base, (u64)(pc->tls_block + pc->tls_size));

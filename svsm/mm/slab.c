@@ -254,7 +254,7 @@ static struct slab *slab_rec_alloc(void)
 		slab_rec_unlink(rp);
 	}
 	spin_unlock(&slab_rec_lock);
-	s = (struct slab *)((u8 *)rp + slot * 64);
+	s = (struct slab *)((u8 *)rp + (size_t)slot * 64);
 	memset(s, 0, 64);
 	return s;
 }
