@@ -99,6 +99,16 @@ u32 arch_cpu_apic_id(void)
 	return arch_vcpu()->apic_id;
 }
 
+void *arch_cpu_local(void)
+{
+	return arch_vcpu()->svsm_local;
+}
+
+void arch_cpu_set_local(void *p)
+{
+	arch_vcpu()->svsm_local = p;
+}
+
 void arch_console_write(const char *buf, size_t len)
 {
 	struct emu_machine *m = emu_machine_current();

@@ -116,6 +116,19 @@ static void cc_mm_totals(struct emu_machine *m, u64 *pages, u64 *heap)
 	*heap = st.heap.in_use;
 }
 
+/* The allocator pages held by the SVSM's CPU contexts (cpu.h). */
+static u64 cc_cpu_pages(void)
+{
+	static struct svsm_cpu *cpus[SVSM_MAX_VCPUS];
+	u32 n = cpu_list(cpus, SVSM_MAX_VCPUS);
+	u64 pages = 0;
+
+	for (u32 i = 0; i < n; i++) {
+		pages += cpu_context_pages(cpus[i]);
+	}
+	return pages;
+}
+
 void callcheck_begin(struct callcheck *c, struct emu_guest *g, u32 apic_id, const struct guest_regs *r)
 {
 	static struct svsm_vcpu *list[SVSM_MAX_VCPUS];
@@ -133,6 +146,7 @@ void callcheck_begin(struct callcheck *c, struct emu_guest *g, u32 apic_id, cons
 	c->written_overflow = false;
 	c->exempt_count = 0;
 	cc_mm_totals(m, &c->page_in_use, &c->heap_in_use);
+	c->cpu_pages = cc_cpu_pages();
 	memcpy(c->rmp_pre, m->rmp.entries, pages * sizeof(*c->rmp_pre));
 	for (u64 pfn = 0; pfn < pages; pfn++) {
 		c->owned_pre[pfn] = owned_page(pfn << PAGE_SHIFT);
@@ -226,6 +240,17 @@ static bool cc_byte_allowed(const struct callcheck *c, u64 pfn, size_t off)
 	if (c->list_call && gpa >= c->rcx + 2 && gpa < c->rcx + 4) {
 		return true;
 	}
+	/*
+	 * PCPU_ID of any VMSA: the SVSM asks for a TLB flush there (a harmless extra one on a
+	 * failure path), the hardware sets it at the next VMRUN (machine.h, the TLB model).
+	 */
+	if (off >= VMSA_PCPU_ID && off < VMSA_PCPU_ID + 8) {
+		for (u32 i = 0; i < c->vcpu_count; i++) {
+			if (c->vcpus[i].vmsa >> PAGE_SHIFT == pfn) {
+				return true;
+			}
+		}
+	}
 	return false;
 }
 
@@ -283,7 +308,6 @@ unsigned callcheck_end(struct callcheck *c, int status, u32 result)
 	/* The vCPU table. */
 	u32 n = vcpu_list(list, SVSM_MAX_VCPUS);
 	bool same = n == c->vcpu_count;
-	bool caller_ghcb_new = false;
 	for (u32 i = 0; same && i < n; i++) {
 		bool found = false;
 		for (u32 j = 0; j < c->vcpu_count && !found; j++) {
@@ -297,12 +321,14 @@ unsigned callcheck_end(struct callcheck *c, int status, u32 result)
 		cc_fail(c, "call rax %#llx returned %#x but changed the vCPU table (%u -> %u vCPUs)",
 			(unsigned long long)c->rax, result, c->vcpu_count, n);
 	}
-	/* Allocator totals; a GHCB set up on this vCPU's first entry is one page of the SVSM's own. */
+	/*
+	 * Allocator totals. The SVSM's contexts for CPUs (cpu.h: its page, scratch and GHCB),
+	 * created on a CPU's first entry or by CREATE_VCPU, are the SVSM's own and stay.
+	 */
 	u64 page_in_use, heap_in_use;
 	cc_mm_totals(m, &page_in_use, &heap_in_use);
-	struct svsm_vcpu *caller = vcpu_find_apic(c->apic_id);
-	caller_ghcb_new = caller && caller->ghcb_ready && page_in_use == c->page_in_use + PAGE_SIZE;
-	if ((page_in_use != c->page_in_use && !caller_ghcb_new) || heap_in_use != c->heap_in_use) {
+	c->page_in_use += (cc_cpu_pages() - c->cpu_pages) << PAGE_SHIFT;
+	if (page_in_use != c->page_in_use || heap_in_use != c->heap_in_use) {
 		cc_fail(c, "call rax %#llx returned %#x but the allocators went from %llu pages / %llu heap bytes to "
 			   "%llu / %llu",
 			(unsigned long long)c->rax, result, (unsigned long long)(c->page_in_use >> PAGE_SHIFT),

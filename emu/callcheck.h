@@ -44,6 +44,7 @@ struct callcheck {
 	struct callcheck_vcpu vcpus[256];
 	u32 vcpu_count;
 	u64 page_in_use, heap_in_use;
+	u64 cpu_pages; /* pages of the SVSM's CPU contexts before the call (cpu.h) */
 	u8 *owned_pre;  /* ownership bit per page */
 	/* Pages written during the call, with their bytes from before. */
 	u8 *written;    /* one byte per page: 1 = pre-image kept */

@@ -95,7 +95,7 @@ static void emu_cpu_note_adjust(struct emu_machine *m, struct emu_req_trace *t, 
 	}
 	u8 old = 0xFF;
 	for (u64 p = pfn; p < pfn + pages && p < m->rmp.page_count; p++) {
-		old &= m->rmp.entries[p].perms[vmpl];
+		old &= rmp_read_pfn(&m->rmp, p).perms[vmpl];
 	}
 	t->adjust[t->adjusts++] = (struct emu_trace_adjust){pfn, pages, vmpl, old};
 }
@@ -115,9 +115,10 @@ u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 	 * the SVSM only puts back what that VMPL had when the request began and did not
 	 * write the page meanwhile (a failed call undoing its own revoke).
 	 */
-	const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
-	bool in_range = e && target_vmpl < RMP_VMPL_COUNT && gpa + len <= m->cfg.mem_size && IS_ALIGNED(gpa, len);
-	if (in_range && perms && e->perms[target_vmpl] == 0 && e->validated) {
+	struct rmp_entry e;
+	bool in_range = rmp_read(&m->rmp, gpa, &e) && target_vmpl < RMP_VMPL_COUNT && gpa + len <= m->cfg.mem_size &&
+			IS_ALIGNED(gpa, len);
+	if (in_range && perms && e.perms[target_vmpl] == 0 && e.validated) {
 		newly_granted = true;
 	}
 	bool zero = newly_granted && emu_cpu_range_zero(m, gpa, len);
@@ -129,7 +130,7 @@ u32 emu_cpu_rmpadjust(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, enum p
 	}
 	u32 rc = rmp_rmpadjust(&m->rmp, v->vmpl, gpa, size, target_vmpl, perms, vmsa);
 	if (rc == RMP_SUCCESS && newly_granted && !zero && !vmsa && !restored) {
-		m->stats.ungranted_nonzero++;
+		__atomic_fetch_add(&m->stats.ungranted_nonzero, 1, __ATOMIC_RELAXED);
 	}
 	return rc;
 }
@@ -243,9 +244,9 @@ u64 emu_cpu_virt_to_phys(struct emu_machine *m, const void *va)
 /* Only a hypervisor-owned (shared) page can be mapped without the C-bit. */
 void *emu_cpu_map_shared(struct emu_machine *m, u64 gpa)
 {
-	const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
+	struct rmp_entry e;
 
-	if (!IS_ALIGNED(gpa, PAGE_SIZE) || !e || e->assigned) {
+	if (!IS_ALIGNED(gpa, PAGE_SIZE) || !rmp_read(&m->rmp, gpa, &e) || e.assigned) {
 		return NULL;
 	}
 	return (m->shared_map ? m->shared_map : m->mem) + gpa;
@@ -261,10 +262,12 @@ void emu_cpu_det_random(struct emu_machine *m, void *buf, size_t len)
 {
 	u8 *p = buf;
 
+	spin_lock(&m->lock);
 	for (size_t i = 0; i < len; i++) {
 		m->rng_state ^= m->rng_state >> 12;
 		m->rng_state ^= m->rng_state << 25;
 		m->rng_state ^= m->rng_state >> 27;
 		p[i] = (u8)((m->rng_state * 0x2545F4914F6CDD1Dull) >> 56);
 	}
+	spin_unlock(&m->lock);
 }

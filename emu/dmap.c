@@ -52,7 +52,7 @@ void dmap_destroy(u64 size, u8 *mem, u8 *svsm_map, u8 *shared_map)
 /* Is page @pfn hypervisor-owned (what a C=0 mapping may write)? */
 static bool dmap_page_shared(const struct emu_machine *m, u64 pfn)
 {
-	return pfn < m->rmp.page_count && !m->rmp.entries[pfn].assigned;
+	return pfn < m->rmp.page_count && !rmp_read_pfn(&m->rmp, pfn).assigned;
 }
 
 bool dmap_page_accessible(const struct emu_machine *m, u64 pfn)
@@ -60,8 +60,8 @@ bool dmap_page_accessible(const struct emu_machine *m, u64 pfn)
 	if (pfn >= m->rmp.page_count) {
 		return false;
 	}
-	const struct rmp_entry *e = &m->rmp.entries[pfn];
-	return e->assigned && e->validated;
+	struct rmp_entry e = rmp_read_pfn(&m->rmp, pfn);
+	return e.assigned && e.validated;
 }
 
 /* One mprotect per run of pages of @view with the same access, as @ok says. */

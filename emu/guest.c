@@ -7,6 +7,24 @@
 
 #include "guest.h"
 
+/* The vCPU this thread runs for a guest (guest_bind_thread), if any. */
+static _Thread_local struct {
+	struct emu_guest *g;
+	u32 apic_id;
+} guest_bound;
+
+void guest_bind_thread(struct emu_guest *g, u32 apic_id)
+{
+	guest_bound.g = g;
+	guest_bound.apic_id = apic_id;
+}
+
+/* The vCPU a call or access of @g on this thread runs on: the bound one, else the first. */
+u32 guest_this_vcpu(struct emu_guest *g)
+{
+	return guest_bound.g == g ? guest_bound.apic_id : g->vcpus[0].apic_id;
+}
+
 const char *guest_status_name(int status)
 {
 	switch (status) {
@@ -29,12 +47,16 @@ const char *guest_status_name(int status)
 
 struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id)
 {
-	for (unsigned i = 0; i < GUEST_MAX_VCPUS; i++) {
+	struct guest_vcpu *found = NULL;
+
+	spin_lock(&g->lock);
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS && !found; i++) {
 		if (g->vcpus[i].present && g->vcpus[i].apic_id == apic_id) {
-			return &g->vcpus[i];
+			found = &g->vcpus[i];
 		}
 	}
-	return NULL;
+	spin_unlock(&g->lock);
+	return found;
 }
 
 /* Attach to @m: the startup vCPU (APIC 0) with the launch calling area. */
@@ -51,13 +73,29 @@ int guest_init(struct emu_guest *g, struct emu_machine *m)
 	return g->pool_next < g->pool_end ? 0 : -1;
 }
 
+/* The emulated vCPU this thread is bound to for @g, whose TLB the guest's accesses use. */
+static struct emu_vcpu *guest_bound_vcpu(struct emu_guest *g)
+{
+	return guest_bound.g == g ? emu_vcpu_find(g->m, guest_bound.apic_id) : NULL;
+}
+
 int guest_read(struct emu_guest *g, u64 gpa, void *dst, u64 len)
 {
+	struct emu_vcpu *v = guest_bound_vcpu(g);
+
+	if (v) {
+		return emu_vcpu_mem_read(g->m, v, g->vmpl, gpa, dst, len);
+	}
 	return emu_mem_read(g->m, g->vmpl, gpa, dst, len, NULL);
 }
 
 int guest_write(struct emu_guest *g, u64 gpa, const void *src, u64 len)
 {
+	struct emu_vcpu *v = guest_bound_vcpu(g);
+
+	if (v) {
+		return emu_vcpu_mem_write(g->m, v, g->vmpl, gpa, src, len);
+	}
 	return emu_mem_write(g->m, g->vmpl, gpa, src, len, NULL);
 }
 
@@ -125,7 +163,7 @@ int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 		return GUEST_FAULT;
 	}
 	u64 resp = guest_msr_request(g, v, GHCB_MSR_RUN_VMPL(0));
-	g->calls++;
+	__atomic_fetch_add(&g->calls, 1, __ATOMIC_RELAXED);
 	if (v->destroyed_while_running || !v->vmsa_valid[g->vmpl]) {
 		return GUEST_NO_VCPU;
 	}
@@ -165,7 +203,7 @@ int guest_call(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 		if ((u32)r->rax != SVSM_ERR_INCOMPLETE && (u32)r->rax != SVSM_ERR_BUSY) {
 			return GUEST_OK;
 		}
-		g->retries++;
+		__atomic_fetch_add(&g->retries, 1, __ATOMIC_RELAXED);
 	}
 	return GUEST_RETRY_LIMIT;
 }
@@ -174,7 +212,7 @@ u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u6
 {
 	struct guest_regs r = {.rax = SVSM_CALL(protocol, call), .rcx = rcx, .rdx = rdx, .r8 = r8};
 
-	if (guest_call(g, g->vcpus[0].apic_id, &r) != GUEST_OK) {
+	if (guest_call(g, guest_this_vcpu(g), &r) != GUEST_OK) {
 		return ~0ull;
 	}
 	if (out) {
@@ -186,7 +224,11 @@ u64 guest_svsm(struct emu_guest *g, u32 protocol, u32 call, u64 rcx, u64 rdx, u6
 /* Run one PVALIDATE list of @n entries (already in the CA buffer). */
 static u64 guest_pvalidate_list(struct emu_guest *g, const u64 *entries, u16 n, u16 *failed_at)
 {
-	u64 list = g->vcpus[0].caa_gpa + offsetof(struct svsm_ca, buffer);
+	struct guest_vcpu *gv = guest_vcpu(g, guest_this_vcpu(g));
+	if (!gv) {
+		return ~0ull;
+	}
+	u64 list = gv->caa_gpa + offsetof(struct svsm_ca, buffer);
 
 	struct svsm_list_hdr hdr = {.entries = n, .next = 0};
 
@@ -204,7 +246,7 @@ static u64 guest_pvalidate_list(struct emu_guest *g, const u64 *entries, u16 n, 
 /* See guest.h: Linux's svsm_pval_pages with the 4 KiB fallback. */
 u64 guest_pvalidate_range(struct emu_guest *g, u64 gpa, u64 count, bool validate)
 {
-	static u64 entries[SVSM_PVAL_MAX_ENTRIES_IN_CA];
+	u64 entries[SVSM_PVAL_MAX_ENTRIES_IN_CA];
 	u64 end = gpa + count * PAGE_SIZE;
 	u64 no_2m_below = 0; /* a 2 MiB entry failed with size mismatch: 4 KiB up to here */
 
@@ -235,19 +277,23 @@ u64 guest_pvalidate_range(struct emu_guest *g, u64 gpa, u64 count, bool validate
 /* Bump-allocate pages from guest memory and have the SVSM validate (and zero) them. */
 u64 guest_alloc_pages(struct emu_guest *g, u64 count)
 {
+	/* Taken from the pool under the lock; validated afterwards on this thread's vCPU. */
+	spin_lock(&g->lock);
 	u64 gpa = g->pool_next;
-
 	if (count == 0 || count > (g->pool_end - gpa) >> PAGE_SHIFT) {
+		spin_unlock(&g->lock);
 		return 0;
 	}
 	u64 end = gpa + (count << PAGE_SHIFT);
-	if (end > g->pool_validated_end) {
-		u64 from = MAX(gpa, g->pool_validated_end);
+	u64 validated_end = g->pool_validated_end;
+	g->pool_next = end;
+	spin_unlock(&g->lock);
+	if (end > validated_end) {
+		u64 from = MAX(gpa, validated_end);
 		if (guest_pvalidate_range(g, from, (end - from) >> PAGE_SHIFT, true) != SVSM_SUCCESS) {
 			return 0;
 		}
 	}
-	g->pool_next = end;
 	return gpa;
 }
 
@@ -287,7 +333,7 @@ int guest_ghcb_setup(struct emu_guest *g, u32 apic_id)
 	if (GHCB_MSR_INFO(resp) != GHCB_MSR_REG_GPA_RESP || GHCB_MSR_DATA(resp) != gpa >> PAGE_SHIFT) {
 		return -1;
 	}
-	v->ghcb_msr[EMU_GUEST_VMPL] = gpa;
+	v->ghcb_msr[g->vmpl] = gpa;
 	gv->ghcb_gpa = gpa;
 	return 0;
 }
@@ -298,11 +344,11 @@ int guest_ghcb_setup(struct emu_guest *g, u32 apic_id)
  */
 static int guest_ap_create(struct emu_guest *g, unsigned op, u32 apic_id, u64 vmsa_gpa, u8 vmsa_vmpl)
 {
-	struct guest_vcpu *first = &g->vcpus[0];
-	struct emu_vcpu *v = guest_emu_vcpu(g, first->apic_id);
+	struct guest_vcpu *first = guest_vcpu(g, guest_this_vcpu(g));
+	struct emu_vcpu *v = first ? guest_emu_vcpu(g, first->apic_id) : NULL;
 	struct ghcb gh;
 
-	if (!first->present || !v || guest_ghcb_setup(g, first->apic_id) != 0) {
+	if (!first || !v || guest_ghcb_setup(g, first->apic_id) != 0) {
 		return -1;
 	}
 	memset(&gh, 0, sizeof(gh));
@@ -325,19 +371,27 @@ static int guest_ap_create(struct emu_guest *g, unsigned op, u32 apic_id, u64 vm
 /* See guest.h. */
 int guest_start_vcpu(struct emu_guest *g, u32 apic_id, u64 vmsa_gpa, u64 caa_gpa)
 {
+	if (guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa, g->vmpl) != 0) {
+		return -1;
+	}
 	struct guest_vcpu *slot = NULL;
-
+	spin_lock(&g->lock);
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS && !slot; i++) {
+		if (g->vcpus[i].present && g->vcpus[i].apic_id == apic_id) {
+			slot = &g->vcpus[i]; /* a new VMSA for a vCPU the guest had (CPU online again) */
+		}
+	}
 	for (unsigned i = 0; i < GUEST_MAX_VCPUS && !slot; i++) {
 		if (!g->vcpus[i].present) {
 			slot = &g->vcpus[i];
 		}
 	}
-	if (!slot || guest_ap_create(g, SVM_AP_CREATE, apic_id, vmsa_gpa, g->vmpl) != 0) {
-		return -1;
+	if (slot) {
+		*slot = (struct guest_vcpu){
+			.present = true, .apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa, .vmpl = g->vmpl};
 	}
-	*slot = (struct guest_vcpu){
-		.present = true, .apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa, .vmpl = g->vmpl};
-	return 0;
+	spin_unlock(&g->lock);
+	return slot ? 0 : -1;
 }
 
 /* See guest.h. */
@@ -460,4 +514,42 @@ u64 guest_spawn(struct emu_guest *parent, struct emu_guest *child, u8 vmpl, u32 
 	child->vcpus[0] = (struct guest_vcpu){.present = true, .apic_id = apic_id, .caa_gpa = caa, .vmsa_gpa = vmsa_gpa,
 					      .vmpl = vmpl};
 	return SVSM_SUCCESS;
+}
+
+/* See guest.h: Linux's wakeup_cpu_via_vmgexit for a CPU that was online before. */
+u64 guest_cpu_offline_online(struct emu_guest *g, u32 apic_id, u64 *new_vmsa)
+{
+	struct guest_vcpu *gv = guest_vcpu(g, apic_id);
+	u8 vmsa[VMSA_SIZE];
+
+	if (!gv || !gv->vmsa_gpa || apic_id == guest_this_vcpu(g)) {
+		return ~0ull;
+	}
+	u64 old_vmsa = gv->vmsa_gpa;
+	u64 caa = gv->caa_gpa;
+	/* A fresh VMSA page (SNP erratum: not 2 MiB aligned), the same per-CPU calling area. */
+	u64 vmsa_gpa = guest_alloc_pages(g, 1);
+	if (vmsa_gpa && IS_ALIGNED(vmsa_gpa, PAGE_2M_SIZE)) {
+		vmsa_gpa = guest_alloc_pages(g, 1);
+	}
+	if (!vmsa_gpa) {
+		return ~0ull;
+	}
+	guest_vmsa_template(vmsa, g->vmpl, EMU_SEV_FEATURES);
+	if (guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
+		return ~0ull;
+	}
+	u64 rc = guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic_id, NULL);
+	if (rc != SVSM_SUCCESS) {
+		return rc;
+	}
+	/* Start it (the hypervisor now runs the new VMSA for the APIC ID), then delete the old one. */
+	if (guest_start_vcpu(g, apic_id, vmsa_gpa, caa) != 0) {
+		return ~0ull;
+	}
+	rc = guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_DELETE_VCPU, old_vmsa, 0, 0, NULL);
+	if (rc == SVSM_SUCCESS && new_vmsa) {
+		*new_vmsa = vmsa_gpa;
+	}
+	return rc;
 }

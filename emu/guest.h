@@ -42,8 +42,15 @@ struct guest_vcpu {
 #define GUEST_MAX_VCPUS EMU_MAX_VCPUS
 #define GUEST_RETRY_LIMIT_COUNT 100000
 
+/*
+ * Concurrency: several host threads may drive one guest, each on its own vCPU
+ * (guest_bind_thread). The lock guards the vCPU slots and the memory pool; the counters
+ * are atomic. A thread calls and accesses memory on its bound vCPU, using its calling
+ * area and its GHCB, and its accesses go through that vCPU's TLB (machine.h).
+ */
 struct emu_guest {
 	struct emu_machine *m;
+	struct spinlock lock;
 	u8 vmpl;                  /* every access and call of this guest is made at this VMPL */
 	struct emu_guest *parent; /* the more privileged guest that spawned it, or NULL */
 	struct guest_vcpu vcpus[GUEST_MAX_VCPUS];
@@ -88,6 +95,25 @@ u64 guest_alloc_pages(struct emu_guest *g, u64 count);
 
 /* Look up the guest's view of a vCPU. */
 struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id);
+
+/*
+ * Run @g on vCPU @apic_id on the calling thread: from now on this thread's calls that
+ * name no vCPU, its PVALIDATE lists, AP creations and memory accesses for @g use that
+ * vCPU (its calling area, its GHCB, its TLB). guest_bind_thread(NULL, 0) unbinds.
+ * Unbound, a thread uses the guest's first vCPU and accesses bypass the TLB.
+ */
+void guest_bind_thread(struct emu_guest *g, u32 apic_id);
+/* The vCPU this thread uses for @g (the bound one, else the first). */
+u32 guest_this_vcpu(struct emu_guest *g);
+
+/*
+ * Linux's CPU offline/online cycle for vCPU @apic_id (wakeup_cpu_via_vmgexit in
+ * arch/x86/coco/sev/core.c), from this thread's vCPU: a new VMSA page, CREATE_VCPU for
+ * the same APIC ID with the same calling area, SNP AP creation of the new VMSA, then
+ * DELETE_VCPU of the old VMSA. Returns the last SVSM result (~0 if a guest-side step
+ * failed); *@new_vmsa gets the new VMSA on success.
+ */
+u64 guest_cpu_offline_online(struct emu_guest *g, u32 apic_id, u64 *new_vmsa);
 
 /*
  * Bring up a new vCPU the way Linux does: a VMSA page and a calling area from the pool,

@@ -72,12 +72,12 @@ static bool hv_resume_guest(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl)
 		return false;
 	}
 	u64 gpa = v->vmsa_gpa[vmpl];
-	const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
+	struct rmp_entry e;
+	bool known = rmp_read(&m->rmp, gpa, &e);
 	u8 *vmsa = emu_mem(m, gpa);
-	u64 efer;
-	memcpy(&efer, vmsa + VMSA_EFER, 8);
-	if (!e || !e->assigned || !e->validated || !e->vmsa || !(efer & EFER_SVME)) {
-		m->stats.vmrun_invalid++;
+	u64 efer = __atomic_load_n((const u64 *)(vmsa + VMSA_EFER), __ATOMIC_ACQUIRE);
+	if (!known || !e.assigned || !e.validated || !e.vmsa || !(efer & EFER_SVME)) {
+		__atomic_fetch_add(&m->stats.vmrun_invalid, 1, __ATOMIC_RELAXED);
 		return false;
 	}
 	memcpy(&v->rax, vmsa + VMSA_RAX, 8);
@@ -87,6 +87,7 @@ static bool hv_resume_guest(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl)
 	memcpy(&v->r9, vmsa + VMSA_R9, 8);
 	v->vmpl = vmpl;
 	rmp_set_in_use(&m->rmp, gpa, true);
+	emu_vcpu_vmrun(m, v, vmpl);
 	return true;
 }
 
@@ -158,9 +159,9 @@ static void hv_msr_protocol(struct emu_machine *m, struct emu_vcpu *v, u64 msr)
 	case GHCB_MSR_REG_GPA_REQ: {
 		hv_count(m, EXIT_MSR_REGISTER);
 		u64 gfn = GHCB_MSR_DATA(msr);
-		const struct rmp_entry *e = rmp_entry(&m->rmp, gfn << PAGE_SHIFT);
+		struct rmp_entry e;
 		/* A GHCB must be a shared page inside guest memory. */
-		if (!e || e->assigned) {
+		if (!rmp_read(&m->rmp, gfn << PAGE_SHIFT, &e) || e.assigned) {
 			resp = (0xFFFFFFFFFFFFFull << 12) | GHCB_MSR_REG_GPA_RESP;
 		} else {
 			v->ghcb_registered[vmpl] = (gfn << PAGE_SHIFT) + 1;
@@ -261,7 +262,7 @@ static void hv_nae_ioio(struct emu_machine *m, struct ghcb *g)
 		}
 		if (port == EMU_SERIAL_PORT) {
 			char c = (char)ghcb_get_rax(g);
-			m->stats.console_bytes++;
+			__atomic_fetch_add(&m->stats.console_bytes, 1, __ATOMIC_RELAXED);
 			m->host.console_write(m, &c, 1);
 		}
 	}
@@ -339,6 +340,9 @@ static void hv_nae_psc(struct emu_machine *m, struct ghcb *g, u64 ghcb_gpa)
 	ghcb_set_sw_exit_info_2(g, hv_decide(m, HOSTILE_PSC_ERROR, error));
 }
 
+static void hv_ap_creation_locked(struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g, unsigned op, u8 vmpl,
+				  u32 apic_id, u64 vmsa_gpa);
+
 static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g)
 {
 	hv_count(m, EXIT_NAE_AP_CREATION);
@@ -367,6 +371,15 @@ static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct
 		ghcb_set_sw_exit_info_2(g, 0);
 		return;
 	}
+	spin_lock(&m->lock);
+	hv_ap_creation_locked(m, v, g, op, vmpl, apic_id, vmsa_gpa);
+	spin_unlock(&m->lock);
+}
+
+/* AP creation proper, under m->lock: it changes another vCPU's VMSA slots. */
+static void hv_ap_creation_locked(struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g, unsigned op, u8 vmpl,
+				  u32 apic_id, u64 vmsa_gpa)
+{
 	struct emu_vcpu *t = emu_vcpu_find(m, apic_id);
 	if (op == SVM_AP_DESTROY) {
 		if (!t || !t->vmsa_valid[vmpl]) {
@@ -381,8 +394,9 @@ static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct
 		return;
 	}
 	/* KVM checks the page is a guest VMSA: private, validated, with the RMP VMSA bit. */
-	const struct rmp_entry *e = rmp_entry(&m->rmp, vmsa_gpa);
-	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE) || !e || !e->assigned || !e->validated || !e->vmsa) {
+	struct rmp_entry e;
+	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE) || !rmp_read(&m->rmp, vmsa_gpa, &e) || !e.assigned || !e.validated ||
+	    !e.vmsa) {
 		hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
 		return;
 	}
@@ -390,7 +404,8 @@ static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct
 		for (unsigned i = 0; i < EMU_MAX_VCPUS && !t; i++) {
 			if (!m->vcpus[i].present) {
 				t = &m->vcpus[i];
-				*t = (struct emu_vcpu){.present = true, .apic_id = apic_id, .vmpl = vmpl};
+				*t = (struct emu_vcpu){.apic_id = apic_id, .vmpl = vmpl};
+				__atomic_store_n(&t->present, true, __ATOMIC_RELEASE);
 			}
 		}
 		if (!t) {
@@ -528,11 +543,13 @@ u32 emu_host_take_page(struct emu_machine *m, u64 gpa, enum emu_take_op op)
 		return rc;
 	}
 	if (!emu_host_took(m, gpa >> PAGE_SHIFT)) {
+		spin_lock(&m->lock);
 		if (m->host_taken.count < ARRAY_COUNT(m->host_taken.pfn)) {
 			m->host_taken.pfn[m->host_taken.count++] = gpa >> PAGE_SHIFT;
 		} else {
 			m->host_taken.overflow = true;
 		}
+		spin_unlock(&m->lock);
 	}
 	hv_scramble(m, gpa);
 	if (op == TAKE_OP_REASSIGN) {
@@ -544,15 +561,16 @@ u32 emu_host_take_page(struct emu_machine *m, u64 gpa, enum emu_take_op op)
 /* See machine.h. */
 bool emu_host_took(const struct emu_machine *m, u64 pfn)
 {
-	if (m->host_taken.overflow) {
-		return true;
+	struct spinlock *lock = (struct spinlock *)&m->lock;
+	bool took = m->host_taken.overflow;
+
+	spin_lock(lock);
+	for (u32 i = 0; i < m->host_taken.count && !took; i++) {
+		took = m->host_taken.pfn[i] == pfn;
 	}
-	for (u32 i = 0; i < m->host_taken.count; i++) {
-		if (m->host_taken.pfn[i] == pfn) {
-			return true;
-		}
-	}
-	return false;
+	took = took || m->host_taken.overflow;
+	spin_unlock(lock);
+	return took;
 }
 
 /* The page a planned take aims at, for the request @v is serving; 0 if there is none. */
@@ -656,5 +674,9 @@ void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v)
 		hv_ghcb_protocol(m, v, msr);
 	} else {
 		hv_msr_protocol(m, v, msr);
+	}
+	/* Back to a guest VMPL: a VMRUN of its VMSA (the flush check of the TLB model). */
+	if (v->vmpl != 0) {
+		emu_vcpu_vmrun(m, v, v->vmpl);
 	}
 }

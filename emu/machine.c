@@ -52,7 +52,8 @@ struct emu_vcpu *emu_vcpu_current(void)
 struct emu_vcpu *emu_vcpu_find(struct emu_machine *m, u32 apic_id)
 {
 	for (unsigned i = 0; i < EMU_MAX_VCPUS; i++) {
-		if (m->vcpus[i].present && m->vcpus[i].apic_id == apic_id) {
+		/* A slot is filled in before present is set (hv.c, under m->lock). */
+		if (__atomic_load_n(&m->vcpus[i].present, __ATOMIC_ACQUIRE) && m->vcpus[i].apic_id == apic_id) {
 			return &m->vcpus[i];
 		}
 	}
@@ -104,8 +105,10 @@ void emu_request_end(struct emu_vcpu *v)
 /* Remember the fault for the harness; the access itself was refused. */
 void emu_fault_record(struct emu_machine *m, const struct rmp_fault *f)
 {
-	__atomic_add_fetch(&m->faults.count, 1, __ATOMIC_RELAXED);
+	spin_lock(&m->lock);
+	m->faults.count++;
 	m->faults.last = *f;
+	spin_unlock(&m->lock);
 }
 
 /* Copy with the common small sizes inlined (the call path moves 1- and 2-byte fields). */
@@ -204,10 +207,11 @@ static void emu_machine_rmp_changed(void *ctx, u64 pfn, u64 count)
 
 void emu_svsm_map_fault(struct emu_machine *m, u64 gpa, bool write)
 {
-	const struct rmp_entry *e = rmp_entry(&m->rmp, gpa);
+	struct rmp_entry e;
 	struct rmp_fault f;
+	bool known = rmp_read(&m->rmp, gpa, &e);
 
-	if (!e || !e->assigned) {
+	if (!known || !e.assigned) {
 		f = (struct rmp_fault){RMP_FAULT_NPF, gpa, NPF_RMP | NPF_ENC | (write ? 2u : 0u), 0};
 	} else {
 		f = (struct rmp_fault){RMP_FAULT_VC_NOT_VALIDATED, gpa, VC_NOT_VALIDATED, 0};
@@ -215,7 +219,7 @@ void emu_svsm_map_fault(struct emu_machine *m, u64 gpa, bool write)
 	emu_fault_record(m, &f);
 	svsm_snprintf(m->term_detail, sizeof(m->term_detail), "the SVSM %s 0x%llx through its direct map: %s (page %s)",
 		      write ? "wrote" : "read", (unsigned long long)gpa, emu_fault_kind_name(f.kind),
-		      !e ? "outside memory" : !e->assigned ? "not guest-owned" : "not validated");
+		      !known ? "outside memory" : !e.assigned ? "not guest-owned" : "not validated");
 	emu_terminate(m, TERM_SET_SVSM, TERM_SVSM_FAULT);
 }
 
@@ -517,4 +521,100 @@ void emu_startup_vcpu_leave_svsm(struct emu_machine *m)
 
 	v->vmpl = m->cfg.guest_vmpl;
 	emu_vcpu_set_current(NULL);
+}
+
+/* --- the TLB model (machine.h, struct emu_tlb) ---------------------------------------- */
+
+static u64 *emu_tlb_slot(struct emu_vcpu *v, u8 vmpl, u64 pfn)
+{
+	return &v->tlb[vmpl].e[pfn % EMU_TLB_ENTRIES];
+}
+
+/* The PCPU_ID of @v's VMSA at @vmpl: 0 means a flush is pending (~0 without a VMSA). */
+static u64 emu_vcpu_pcpu_id(struct emu_machine *m, const struct emu_vcpu *v, u8 vmpl)
+{
+	if (!v->vmsa_valid[vmpl]) {
+		return ~0ull;
+	}
+	return __atomic_load_n((const u64 *)(emu_mem(m, v->vmsa_gpa[vmpl]) + VMSA_PCPU_ID), __ATOMIC_ACQUIRE);
+}
+
+void emu_vcpu_vmrun(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl)
+{
+	if (vmpl == 0 || vmpl >= RMP_VMPL_COUNT || !v->vmsa_valid[vmpl] || emu_vcpu_pcpu_id(m, v, vmpl) != 0) {
+		return;
+	}
+	for (unsigned i = 0; i < EMU_TLB_ENTRIES; i++) {
+		__atomic_store_n(&v->tlb[vmpl].e[i], 0, __ATOMIC_RELAXED);
+	}
+	v->tlb_flushes++;
+	u64 gpa = v->vmsa_gpa[vmpl] + VMSA_PCPU_ID;
+	emu_mem_will_write(m, gpa, 8);
+	__atomic_store_n((u64 *)emu_mem(m, gpa), (u64)v->apic_id + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Check one page of a guest access through @v's TLB. True if allowed (a fresh check
+ * fills the TLB); false with *@f set if the RMP refuses and no translation is cached.
+ */
+static bool emu_tlb_access(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl, u64 gpa, u64 len, bool write,
+			   struct rmp_fault *f)
+{
+	u64 pfn = gpa >> PAGE_SHIFT;
+	u8 need = write ? (VMPL_PERM_READ | VMPL_PERM_WRITE) : VMPL_PERM_READ;
+	u64 *slot = emu_tlb_slot(v, vmpl, pfn);
+	u64 cached = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	bool ok = rmp_check_access(&m->rmp, vmpl, true, gpa, len, write ? RMP_ACCESS_WRITE : RMP_ACCESS_READ, f);
+	struct rmp_entry e;
+
+	if (!ok && cached >> 8 == pfn + 1 && ((u8)cached & need) == need && rmp_read(&m->rmp, gpa, &e) && e.assigned) {
+		/* The hardware uses the cached translation: the revoked right still works. */
+		__atomic_fetch_add(&m->stats.stale_accesses, 1, __ATOMIC_RELAXED);
+		if (emu_vcpu_pcpu_id(m, v, vmpl) != 0) {
+			emu_finding(m,
+				    "stale translation: VMPL%u on vCPU %u %s 0x%llx with a right the RMP no longer gives, "
+				    "and no TLB flush was requested (its VMSA's PCPU_ID is not 0)",
+				    vmpl, v->apic_id, write ? "wrote" : "read", (unsigned long long)gpa);
+		}
+		return true;
+	}
+	if (ok && rmp_read(&m->rmp, gpa, &e)) {
+		__atomic_store_n(slot, ((pfn + 1) << 8) | e.perms[vmpl], __ATOMIC_RELAXED);
+	}
+	return ok;
+}
+
+static int emu_vcpu_mem_access(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl, u64 gpa, void *buf, u64 len,
+			       bool write)
+{
+	struct rmp_fault f;
+
+	if (vmpl == 0 || vmpl >= RMP_VMPL_COUNT || len == 0 || gpa + len < gpa) {
+		return write ? emu_mem_write(m, vmpl, gpa, buf, len, NULL) : emu_mem_read(m, vmpl, gpa, buf, len, NULL);
+	}
+	for (u64 page = ALIGN_DOWN(gpa, PAGE_SIZE); page < gpa + len; page += PAGE_SIZE) {
+		u64 from = MAX(page, gpa);
+		u64 to = MIN(page + PAGE_SIZE, gpa + len);
+		if (!emu_tlb_access(m, v, vmpl, from, to - from, write, &f)) {
+			emu_fault_record(m, &f);
+			return -1;
+		}
+	}
+	if (write) {
+		emu_mem_will_write(m, gpa, len);
+		emu_copy(emu_mem(m, gpa), buf, len);
+	} else {
+		emu_copy(buf, emu_mem(m, gpa), len);
+	}
+	return 0;
+}
+
+int emu_vcpu_mem_read(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl, u64 gpa, void *dst, u64 len)
+{
+	return emu_vcpu_mem_access(m, v, vmpl, gpa, dst, len, false);
+}
+
+int emu_vcpu_mem_write(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl, u64 gpa, const void *src, u64 len)
+{
+	return emu_vcpu_mem_access(m, v, vmpl, gpa, (void *)src, len, true);
 }

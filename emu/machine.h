@@ -258,6 +258,19 @@ struct emu_req_trace {
 	struct emu_trace_adjust adjust[EMU_TRACE_ADJUSTS];
 };
 
+/*
+ * The translations a vCPU caches per VMPL (docs/architecture.md, "Stale translations"):
+ * a small direct-mapped TLB of the rights the RMP gave on a page when the guest last
+ * touched it. A hit is used without asking the RMP again, as hardware does, until the
+ * flush at the next VMRUN of that VMPL's VMSA when its PCPU_ID is 0. Only accesses made
+ * through a guest thread bound to its vCPU (guest_bind_thread) use it.
+ */
+#define EMU_TLB_ENTRIES 64
+
+struct emu_tlb {
+	u64 e[EMU_TLB_ENTRIES]; /* (pfn + 1) << 8 | perms, 0 = empty; atomic words */
+};
+
 struct emu_vcpu {
 	bool present;
 	u32 apic_id;
@@ -274,6 +287,9 @@ struct emu_vcpu {
 	u64 svsm_guest_reads;
 	u64 svsm_guest_writes;
 	struct emu_req_trace trace;
+	void *svsm_local; /* the core's per-CPU pointer (arch_cpu_local) */
+	struct emu_tlb tlb[RMP_VMPL_COUNT];
+	u64 tlb_flushes;  /* flushes at VMRUN (PCPU_ID was 0) */
 };
 
 /*
@@ -302,6 +318,12 @@ struct emu_stats {
 	 * hangs. The model fails the instruction and counts it; the oracle reports it.
 	 */
 	u64 mmio_stalls;
+	/*
+	 * Guest accesses allowed by a cached translation although the RMP no longer allows
+	 * them (the TLB model above). With a flush requested and not yet done that is what
+	 * the architecture permits; without one it is also a finding of the SVSM.
+	 */
+	u64 stale_accesses;
 };
 
 struct emu_machine;
@@ -324,9 +346,18 @@ struct emu_host {
 	void (*protect)(struct emu_machine *m, u64 pfn, u64 count);
 };
 
+/*
+ * Concurrency (vCPU threads, docs/architecture.md): each struct emu_vcpu belongs to the
+ * thread running that vCPU (emu_vcpu_current), but for AP creation, which changes another
+ * vCPU's VMSA slots under m->lock. The RMP has its own lock (rmp.h); m->lock may be held
+ * when taking it, never the reverse. m->lock guards the vCPU slots' allocation, the fault
+ * log's last fault, the host's taken pages and the deterministic random source; counters
+ * are atomic. Configuration (cfg, hostile, hooks) is set while no vCPU thread runs.
+ */
 struct emu_machine {
 	struct emu_config cfg;
 	struct emu_host host;
+	struct spinlock lock;
 	u8 *mem;              /* guest-physical memory, mmap'ed without reserve (sparse) */
 	/*
 	 * The SVSM's private direct map of the same memory (arch_phys_to_virt), or NULL to use
@@ -456,6 +487,19 @@ static inline void emu_mem_will_write(struct emu_machine *m, u64 gpa, u64 len)
  */
 int emu_mem_read(struct emu_machine *m, u8 vmpl, u64 gpa, void *dst, u64 len, struct rmp_fault *fault);
 int emu_mem_write(struct emu_machine *m, u8 vmpl, u64 gpa, const void *src, u64 len, struct rmp_fault *fault);
+/*
+ * The same accesses made by the guest running on vCPU @v at @vmpl, through its TLB (see
+ * struct emu_tlb): a cached translation is used even after the RMP revoked it; such a
+ * stale access is counted, and reported as a finding when no flush was requested.
+ */
+int emu_vcpu_mem_read(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl, u64 gpa, void *dst, u64 len);
+int emu_vcpu_mem_write(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl, u64 gpa, const void *src, u64 len);
+/*
+ * VMRUN of @v's VMSA at @vmpl: if its PCPU_ID is 0 (a flush was asked for, or the VMSA
+ * never ran), drop the VMPL's cached translations and set PCPU_ID to a non-zero value
+ * (this vCPU's APIC ID + 1: the model's physical CPU number).
+ */
+void emu_vcpu_vmrun(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl);
 
 /* Atomic exchange of the byte at @gpa by @vmpl (needs read and write permission). */
 int emu_mem_xchg8(struct emu_machine *m, u8 vmpl, u64 gpa, u8 value, u8 *old);

@@ -116,7 +116,8 @@ static void oracle_check_vcpus(struct oracle_report *r, struct oracle_state *o, 
 				oracle_fail(r, "calling area 0x%llx of vCPU %u is the VMSA of vCPU %u",
 					    (unsigned long long)list[i]->caa_gpa, list[i]->apic_id, list[j]->apic_id);
 			}
-			if (i != j && list[i]->caa_gpa == list[j]->caa_gpa) {
+			/* A replaced vCPU and its replacement (same APIC ID) may share one (vcpu.h). */
+			if (i != j && list[i]->apic_id != list[j]->apic_id && list[i]->caa_gpa == list[j]->caa_gpa) {
 				oracle_fail(r, "vCPUs %u and %u share calling area 0x%llx", list[i]->apic_id,
 					    list[j]->apic_id, (unsigned long long)list[i]->caa_gpa);
 			}

@@ -1,5 +1,15 @@
-/* The RMP model: PVALIDATE, RMPADJUST, RMPUPDATE/PSMASH and access checks (freestanding). */
+/*
+ * The RMP model: PVALIDATE, RMPADJUST, RMPUPDATE/PSMASH and access checks (freestanding).
+ *
+ * Every function that changes entries takes r->lock for the whole instruction (so an
+ * instruction is atomic, as on hardware) and stores each changed entry with one atomic
+ * write (rmp_store); under the lock entries are read plainly. Readers outside the lock
+ * use rmp_read (rmp.h).
+ */
 #include "rmp.h"
+
+#define RMP_STAT(r, field) __atomic_fetch_add(&(r)->stats.field, 1, __ATOMIC_RELAXED)
+#define RMP_STAT_ADD(r, field, n) __atomic_fetch_add(&(r)->stats.field, (n), __ATOMIC_RELAXED)
 
 /* Entry of @gpa's page, NULL outside the table. */
 static struct rmp_entry *rmp_lookup(struct rmp *r, u64 gpa)
@@ -10,6 +20,16 @@ static struct rmp_entry *rmp_lookup(struct rmp *r, u64 gpa)
 		return NULL;
 	}
 	return &r->entries[pfn];
+}
+
+/* Store one entry with a single atomic write (lock held). */
+static void rmp_store(struct rmp_entry *slot, struct rmp_entry e)
+{
+	u64 raw;
+
+	e.pad[0] = e.pad[1] = e.pad[2] = 0;
+	__builtin_memcpy(&raw, &e, sizeof(raw));
+	__atomic_store_n((u64 *)slot, raw, __ATOMIC_RELEASE);
 }
 
 /* Tell the journal (if any) that entries [@first, @first + @count) are about to change. */
@@ -28,7 +48,7 @@ static inline void rmp_changed(struct rmp *r, const struct rmp_entry *first, u64
 	}
 }
 
-/* Read-only lookup for observers (oracle, CLI). */
+/* Read-only lookup for observers that run while nothing changes the table (rmp.h). */
 const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa)
 {
 	return rmp_lookup((struct rmp *)r, gpa);
@@ -39,6 +59,7 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 {
 	r->entries = entries;
 	r->page_count = page_count;
+	r->lock = (struct spinlock)SPINLOCK_INIT;
 	r->journal = NULL;
 	r->journal_ctx = NULL;
 	r->changed = NULL;
@@ -46,17 +67,42 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 	r->no_rmpquery = false;
 	r->adjust_unvalidated = false;
 	for (u64 i = 0; i < page_count; i++) {
-		r->entries[i] = (struct rmp_entry){0};
+		rmp_store(&r->entries[i], (struct rmp_entry){0});
 	}
 	r->stats = (struct rmp_stats){0};
 }
 
-static void rmp_entry_assign(struct rmp_entry *e, bool page_2m)
+static struct rmp_entry rmp_entry_assigned(bool page_2m)
 {
-	*e = (struct rmp_entry){0};
-	e->assigned = 1;
-	e->page_2m = page_2m;
-	e->perms[0] = VMPL_PERM_ALL;
+	struct rmp_entry e = {0};
+
+	e.assigned = 1;
+	e.page_2m = page_2m;
+	e.perms[0] = VMPL_PERM_ALL;
+	return e;
+}
+
+/* Split the 2 MiB entry containing @gpa (lock held). */
+static u32 rmp_psmash_locked(struct rmp *r, u64 gpa)
+{
+	u64 base = ALIGN_DOWN(gpa, PAGE_2M_SIZE);
+	struct rmp_entry *first = rmp_lookup(r, base);
+	struct rmp_entry *last = rmp_lookup(r, base + PAGE_2M_SIZE - PAGE_SIZE);
+
+	if (!first || !last) {
+		return RMP_FAULT;
+	}
+	if (!first->page_2m) {
+		return RMP_FAIL_INPUT;
+	}
+	rmp_journal(r, first, PAGES_PER_2M);
+	for (u64 i = 0; i < PAGES_PER_2M; i++) {
+		struct rmp_entry e = first[i];
+		e.page_2m = 0;
+		rmp_store(&first[i], e);
+	}
+	RMP_STAT(r, psmash);
+	return RMP_SUCCESS;
 }
 
 /* RMPUPDATE to private. A 2 MiB assignment covers the aligned 2 MiB region. */
@@ -72,17 +118,20 @@ u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
 	if (!first || !last) {
 		return RMP_FAULT;
 	}
+	spin_lock(&r->lock);
 	for (u64 i = 0; i < count; i++) {
 		if (first[i].in_use || first[i].immutable) {
+			spin_unlock(&r->lock);
 			return RMP_FAIL_INUSE;
 		}
 	}
 	rmp_journal(r, first, count);
 	for (u64 i = 0; i < count; i++) {
-		rmp_entry_assign(&first[i], page_2m);
+		rmp_store(&first[i], rmp_entry_assigned(page_2m));
 	}
-	r->stats.assign += count;
+	RMP_STAT_ADD(r, assign, count);
 	rmp_changed(r, first, count);
+	spin_unlock(&r->lock);
 	return RMP_SUCCESS;
 }
 
@@ -97,43 +146,35 @@ u32 rmp_make_shared(struct rmp *r, u64 gpa)
 	if (!e) {
 		return RMP_FAULT;
 	}
+	spin_lock(&r->lock);
 	if (e->in_use || e->immutable) {
+		spin_unlock(&r->lock);
 		return RMP_FAIL_INUSE;
 	}
 	if (e->page_2m) {
-		u32 rc = rmp_psmash(r, gpa);
+		u32 rc = rmp_psmash_locked(r, gpa);
 		if (rc != RMP_SUCCESS) {
+			spin_unlock(&r->lock);
 			return rc;
 		}
 	}
 	if (e->assigned) {
-		r->stats.unassign++;
+		RMP_STAT(r, unassign);
 	}
 	rmp_journal(r, e, 1);
-	*e = (struct rmp_entry){0};
+	rmp_store(e, (struct rmp_entry){0});
 	rmp_changed(r, e, 1);
+	spin_unlock(&r->lock);
 	return RMP_SUCCESS;
 }
 
 /* Split a 2 MiB entry into 512 4 KiB entries with the same state. */
 u32 rmp_psmash(struct rmp *r, u64 gpa)
 {
-	u64 base = ALIGN_DOWN(gpa, PAGE_2M_SIZE);
-	struct rmp_entry *first = rmp_lookup(r, base);
-	struct rmp_entry *last = rmp_lookup(r, base + PAGE_2M_SIZE - PAGE_SIZE);
-
-	if (!first || !last) {
-		return RMP_FAULT;
-	}
-	if (!first->page_2m) {
-		return RMP_FAIL_INPUT;
-	}
-	rmp_journal(r, first, PAGES_PER_2M);
-	for (u64 i = 0; i < PAGES_PER_2M; i++) {
-		first[i].page_2m = 0;
-	}
-	r->stats.psmash++;
-	return RMP_SUCCESS;
+	spin_lock(&r->lock);
+	u32 rc = rmp_psmash_locked(r, gpa);
+	spin_unlock(&r->lock);
+	return rc;
 }
 
 /* SNP_LAUNCH_UPDATE: the page is private and validated with the given VMPL1-3 masks. */
@@ -147,26 +188,29 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
 	if (!e) {
 		return RMP_FAULT;
 	}
+	spin_lock(&r->lock);
 	if (e->page_2m) {
-		rmp_psmash(r, gpa);
+		rmp_psmash_locked(r, gpa);
 	}
 	rmp_journal(r, e, 1);
-	rmp_entry_assign(e, false);
-	e->validated = 1;
-	e->vmsa = vmsa;
+	struct rmp_entry n = rmp_entry_assigned(false);
+	n.validated = 1;
+	n.vmsa = vmsa;
 	for (unsigned v = 1; v < RMP_VMPL_COUNT; v++) {
-		e->perms[v] = perms_vmpl123[v - 1];
+		n.perms[v] = perms_vmpl123[v - 1];
 	}
-	r->stats.validate++;
+	rmp_store(e, n);
+	RMP_STAT(r, validate);
 	rmp_changed(r, e, 1);
+	spin_unlock(&r->lock);
 	return RMP_SUCCESS;
 }
 
 /*
- * Common checks of PVALIDATE/RMPADJUST on [gpa, gpa + size): alignment, range,
- * ownership and the RMP page size. A 4 KiB request on a 2 MiB entry is an #NPF(SIZEM)
- * that the hypervisor resolves by PSMASH before the guest retries: the model does the
- * PSMASH and carries on, which is what the guest observes.
+ * Common checks of PVALIDATE/RMPADJUST on [gpa, gpa + size) (lock held): alignment,
+ * range, ownership and the RMP page size. A 4 KiB request on a 2 MiB entry is an
+ * #NPF(SIZEM) that the hypervisor resolves by PSMASH before the guest retries: the
+ * model does the PSMASH and carries on, which is what the guest observes.
  */
 static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct rmp_entry **out, u64 *count)
 {
@@ -194,7 +238,7 @@ static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct r
 			}
 		}
 	} else if (first->page_2m) {
-		u32 rc = rmp_psmash(r, gpa);
+		u32 rc = rmp_psmash_locked(r, gpa);
 		if (rc != RMP_SUCCESS) {
 			return rc;
 		}
@@ -204,47 +248,99 @@ static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct r
 	return RMP_SUCCESS;
 }
 
-/* PVALIDATE: VMPL0 only; sets Validated, reporting "unchanged" as the CF=1 case. */
-u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool validate)
+/* PVALIDATE (lock held). */
+static u32 rmp_pvalidate_locked(struct rmp *r, u64 gpa, enum page_size size, bool validate)
 {
 	struct rmp_entry *e;
 	u64 n;
-
-	/* Emulator choice: PVALIDATE above VMPL0 faults (the exact exception is unconfirmed). */
-	if (vmpl != 0) {
-		r->stats.failures++;
-		return RMP_FAULT;
-	}
 	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
+
 	if (rc != RMP_SUCCESS) {
-		r->stats.failures++;
 		return rc;
 	}
 	for (u64 i = 0; i < n; i++) {
 		if (e[i].immutable || e[i].in_use) {
-			r->stats.failures++;
 			return RMP_FAIL_INPUT;
 		}
 	}
 	/* A 2 MiB entry carries one Validated state: the first page's stands for all. */
 	if ((bool)e[0].validated == validate) {
-		r->stats.unchanged++;
+		RMP_STAT(r, unchanged);
 		return RMP_UNCHANGED;
 	}
 	rmp_journal(r, e, n);
 	for (u64 i = 0; i < n; i++) {
-		e[i].validated = validate;
+		struct rmp_entry x = e[i];
+		x.validated = validate;
 		/* Rescinding clears the VMSA attribute too: the page can no longer be run. */
 		if (!validate) {
-			e[i].vmsa = 0;
+			x.vmsa = 0;
 		}
+		rmp_store(&e[i], x);
 	}
 	if (validate) {
-		r->stats.validate += n;
+		RMP_STAT_ADD(r, validate, n);
 	} else {
-		r->stats.rescind += n;
+		RMP_STAT_ADD(r, rescind, n);
 	}
 	rmp_changed(r, e, n);
+	return RMP_SUCCESS;
+}
+
+/* PVALIDATE: VMPL0 only; sets Validated, reporting "unchanged" as the CF=1 case. */
+u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool validate)
+{
+	/* Emulator choice: PVALIDATE above VMPL0 faults (the exact exception is unconfirmed). */
+	if (vmpl != 0) {
+		RMP_STAT(r, failures);
+		return RMP_FAULT;
+	}
+	spin_lock(&r->lock);
+	u32 rc = rmp_pvalidate_locked(r, gpa, size, validate);
+	spin_unlock(&r->lock);
+	if (rc != RMP_SUCCESS && rc != RMP_UNCHANGED) {
+		RMP_STAT(r, failures);
+	}
+	return rc;
+}
+
+/* RMPADJUST (lock held, arguments checked). */
+static u32 rmp_rmpadjust_locked(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms,
+				bool vmsa)
+{
+	struct rmp_entry *e;
+	u64 n;
+	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
+
+	if (rc != RMP_SUCCESS) {
+		return rc;
+	}
+	for (u64 i = 0; i < n; i++) {
+		if (e[i].in_use) {
+			return RMP_FAIL_INUSE;
+		}
+		if (e[i].immutable || (!e[i].validated && !r->adjust_unvalidated) || (perms & ~e[i].perms[vmpl])) {
+			return RMP_FAIL_PERMISSION;
+		}
+	}
+	rmp_journal(r, e, n);
+	for (u64 i = 0; i < n; i++) {
+		struct rmp_entry x = e[i];
+		if (x.perms[target_vmpl] != perms) {
+			RMP_STAT(r, perm_changes);
+		}
+		x.perms[target_vmpl] = perms;
+		/* The VMSA attribute can only be changed from VMPL0. */
+		if (vmpl == 0 && (bool)x.vmsa != vmsa) {
+			x.vmsa = vmsa;
+			if (vmsa) {
+				RMP_STAT(r, vmsa_set);
+			} else {
+				RMP_STAT(r, vmsa_clear);
+			}
+		}
+		rmp_store(&e[i], x);
+	}
 	return RMP_SUCCESS;
 }
 
@@ -255,58 +351,30 @@ u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool val
  */
 u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms, bool vmsa)
 {
-	struct rmp_entry *e;
-	u64 n;
+	u32 rc;
 
 	if (vmpl >= RMP_VMPL_COUNT) {
-		r->stats.failures++;
-		return RMP_FAULT;
+		rc = RMP_FAULT;
+	} else if (target_vmpl >= RMP_VMPL_COUNT || target_vmpl <= vmpl) {
+		rc = RMP_FAIL_PERMISSION;
+	} else if (perms & ~VMPL_PERM_ALL) {
+		rc = RMP_FAIL_INPUT;
+	} else {
+		spin_lock(&r->lock);
+		rc = rmp_rmpadjust_locked(r, vmpl, gpa, size, target_vmpl, perms, vmsa);
+		spin_unlock(&r->lock);
 	}
-	if (target_vmpl >= RMP_VMPL_COUNT || target_vmpl <= vmpl) {
-		r->stats.failures++;
-		return RMP_FAIL_PERMISSION;
-	}
-	if (perms & ~VMPL_PERM_ALL) {
-		r->stats.failures++;
-		return RMP_FAIL_INPUT;
-	}
-	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
 	if (rc != RMP_SUCCESS) {
-		r->stats.failures++;
-		return rc;
+		RMP_STAT(r, failures);
 	}
-	for (u64 i = 0; i < n; i++) {
-		if (e[i].in_use) {
-			r->stats.failures++;
-			return RMP_FAIL_INUSE;
-		}
-		if (e[i].immutable || (!e[i].validated && !r->adjust_unvalidated) || (perms & ~e[i].perms[vmpl])) {
-			r->stats.failures++;
-			return RMP_FAIL_PERMISSION;
-		}
-	}
-	rmp_journal(r, e, n);
-	for (u64 i = 0; i < n; i++) {
-		if (e[i].perms[target_vmpl] != perms) {
-			r->stats.perm_changes++;
-		}
-		e[i].perms[target_vmpl] = perms;
-		/* The VMSA attribute can only be changed from VMPL0. */
-		if (vmpl == 0 && (bool)e[i].vmsa != vmsa) {
-			e[i].vmsa = vmsa;
-			if (vmsa) {
-				r->stats.vmsa_set++;
-			} else {
-				r->stats.vmsa_clear++;
-			}
-		}
-	}
-	return RMP_SUCCESS;
+	return rc;
 }
 
 /* RMPQUERY: read one VMPL's mask of a validated, guest-owned page. */
 u32 rmp_rmpquery(const struct rmp *r, u8 vmpl, u64 gpa, u8 target_vmpl, u8 *perms)
 {
+	struct rmp_entry e;
+
 	if (r->no_rmpquery) {
 		return RMP_UNSUPPORTED;
 	}
@@ -316,11 +384,10 @@ u32 rmp_rmpquery(const struct rmp *r, u8 vmpl, u64 gpa, u8 target_vmpl, u8 *perm
 	if (vmpl >= RMP_VMPL_COUNT || target_vmpl <= vmpl) {
 		return RMP_FAIL_PERMISSION;
 	}
-	const struct rmp_entry *e = rmp_entry(r, gpa);
-	if (!e || !e->assigned || !e->validated) {
+	if (!rmp_read(r, gpa, &e) || !e.assigned || !e.validated) {
 		return RMP_FAULT;
 	}
-	*perms = e->perms[target_vmpl];
+	*perms = e.perms[target_vmpl];
 	return RMP_SUCCESS;
 }
 
@@ -352,25 +419,25 @@ bool rmp_check_access_slow(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa
 		return false;
 	}
 	for (u64 page = ALIGN_DOWN(gpa, PAGE_SIZE); page <= ALIGN_DOWN(last, PAGE_SIZE); page += PAGE_SIZE) {
-		const struct rmp_entry *e = rmp_entry(r, page);
+		struct rmp_entry e;
 		u64 at = page < gpa ? gpa : page;
-		if (!e) {
+		if (!rmp_read(r, page, &e)) {
 			*fault = (struct rmp_fault){RMP_FAULT_OUT_OF_RANGE, at, 0, vmpl};
 			return false;
 		}
 		if (vmpl == RMP_HYPERVISOR || !encrypted) {
 			/* Host accesses and C=0 guest writes need a hypervisor-owned page. */
-			if (e->assigned && (vmpl == RMP_HYPERVISOR || access != RMP_ACCESS_READ)) {
+			if (e.assigned && (vmpl == RMP_HYPERVISOR || access != RMP_ACCESS_READ)) {
 				*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP, vmpl};
 				return false;
 			}
 			continue;
 		}
-		if (!e->assigned) {
+		if (!e.assigned) {
 			*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP | NPF_ENC, vmpl};
 			return false;
 		}
-		if (!e->validated) {
+		if (!e.validated) {
 			*fault = (struct rmp_fault){RMP_FAULT_VC_NOT_VALIDATED, at, VC_NOT_VALIDATED, vmpl};
 			return false;
 		}
@@ -378,7 +445,7 @@ bool rmp_check_access_slow(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa
 			*fault = (struct rmp_fault){RMP_FAULT_NPF, at, NPF_RMP | NPF_VMPL, vmpl};
 			return false;
 		}
-		u8 mask = e->perms[vmpl];
+		u8 mask = e.perms[vmpl];
 		/* Write without read is an illegal combination: data accesses fault. */
 		bool illegal = (mask & VMPL_PERM_WRITE) && !(mask & VMPL_PERM_READ) &&
 			       (access == RMP_ACCESS_READ || access == RMP_ACCESS_WRITE);
@@ -396,7 +463,11 @@ void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use)
 	struct rmp_entry *e = rmp_lookup(r, gpa);
 
 	if (e) {
+		spin_lock(&r->lock);
 		rmp_journal(r, e, 1);
-		e->in_use = in_use;
+		struct rmp_entry x = *e;
+		x.in_use = in_use;
+		rmp_store(e, x);
+		spin_unlock(&r->lock);
 	}
 }

@@ -6,11 +6,18 @@
  * Freestanding (no libc): the SNP image links it for its no-SNP platform.
  * Strict where the architecture is unclear; each such choice is marked "emulator choice"
  * and listed in docs/architecture.md.
+ *
+ * Concurrency: every vCPU thread executes these instructions at once. An entry is one
+ * aligned 8-byte word: the instructions change entries under the table's lock (a leaf,
+ * like the hardware's RMP update atomicity) and store each entry with one atomic write;
+ * access checks and observers read an entry with one atomic load (rmp_read) and take no
+ * lock. Statistics are atomic counters.
  */
 #ifndef EMU_RMP_H
 #define EMU_RMP_H
 
 #include <svsm/arch.h>
+#include <svsm/spinlock.h>
 #include <svsm/types.h>
 
 #define RMP_VMPL_COUNT 4
@@ -23,7 +30,10 @@ struct rmp_entry {
 	u8 vmsa : 1;
 	u8 in_use : 1;    /* a VMSA that is currently running (emulator bookkeeping) */
 	u8 perms[RMP_VMPL_COUNT]; /* [0] is VMPL0's, always full while assigned */
-};
+	u8 pad[3];        /* always zero */
+} __attribute__((aligned(8)));
+
+_Static_assert(sizeof(struct rmp_entry) == 8, "an RMP entry is one atomic word");
 
 /* Counters of RMP transitions, for the CLI summary. */
 struct rmp_stats {
@@ -42,6 +52,8 @@ struct rmp_stats {
 struct rmp {
 	struct rmp_entry *entries;
 	u64 page_count;
+	struct spinlock lock; /* serialises changes of entries (never held while calling out, but
+				 the journal and changed hooks) */
 	struct rmp_stats stats;
 	/* The CPU has no RMPQUERY (CPUID 0x8000_001F EAX bit 6 clear): it answers RMP_UNSUPPORTED. */
 	bool no_rmpquery;
@@ -128,15 +140,35 @@ u32 rmp_rmpquery(const struct rmp *r, u8 vmpl, u64 gpa, u8 target_vmpl, u8 *perm
 bool rmp_check_access_slow(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len, enum rmp_access access,
 			   struct rmp_fault *fault);
 
+/* One entry, read atomically (@pfn < page_count). */
+static inline struct rmp_entry rmp_read_pfn(const struct rmp *r, u64 pfn)
+{
+	u64 raw = __atomic_load_n((const u64 *)&r->entries[pfn], __ATOMIC_ACQUIRE);
+	struct rmp_entry e;
+
+	__builtin_memcpy(&e, &raw, sizeof(e));
+	return e;
+}
+
+/* The entry of @gpa's page into *@out, read atomically; false outside the table. */
+static inline bool rmp_read(const struct rmp *r, u64 gpa, struct rmp_entry *out)
+{
+	if ((gpa >> PAGE_SHIFT) >= r->page_count) {
+		return false;
+	}
+	*out = rmp_read_pfn(r, gpa >> PAGE_SHIFT);
+	return true;
+}
+
 static inline bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa, u64 len,
 				    enum rmp_access access, struct rmp_fault *fault)
 {
 	/* Fast path: a private data access within one validated page the VMPL may touch. */
 	if (encrypted && len != 0 && vmpl < RMP_VMPL_COUNT && (gpa & PAGE_MASK) + len <= PAGE_SIZE &&
 	    (gpa >> PAGE_SHIFT) < r->page_count && (access == RMP_ACCESS_READ || access == RMP_ACCESS_WRITE)) {
-		const struct rmp_entry *e = &r->entries[gpa >> PAGE_SHIFT];
+		struct rmp_entry e = rmp_read_pfn(r, gpa >> PAGE_SHIFT);
 		u8 need = access == RMP_ACCESS_WRITE ? (VMPL_PERM_READ | VMPL_PERM_WRITE) : VMPL_PERM_READ;
-		if (e->assigned && e->validated && (vmpl == 0 || (e->perms[vmpl] & need) == need)) {
+		if (e.assigned && e.validated && (vmpl == 0 || (e.perms[vmpl] & need) == need)) {
 			return true;
 		}
 	}
@@ -144,7 +176,11 @@ static inline bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted
 }
 #define RMP_HYPERVISOR 0xFF
 
-/* Entry of @gpa, or NULL when outside the RMP. */
+/*
+ * Entry of @gpa, or NULL when outside the RMP: a pointer into the table, for code that
+ * runs while no vCPU thread can change it (tests, the oracle at quiescent points). Code
+ * that may run concurrently reads with rmp_read.
+ */
 const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa);
 /* Mark a VMSA page running / stopped (the hypervisor's VMRUN and #VMEXIT). */
 void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use);

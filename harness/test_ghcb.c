@@ -7,7 +7,7 @@
 
 static struct ghcb_page *svsm_ghcb(void)
 {
-	return &vcpu_find_apic(0)->ghcb;
+	return &cpu_find_apic(0)->ghcb;
 }
 
 /* Run the body as the SVSM on the startup vCPU. */

@@ -97,6 +97,16 @@ u32 arch_cpu_apic_id(void)
 	return nosnp_vcpu()->apic_id;
 }
 
+void *arch_cpu_local(void)
+{
+	return nosnp_vcpu()->svsm_local;
+}
+
+void arch_cpu_set_local(void *p)
+{
+	nosnp_vcpu()->svsm_local = p;
+}
+
 void arch_console_write(const char *buf, size_t len)
 {
 	serial_write(buf, len);

@@ -254,7 +254,7 @@ u64 fuzz_symbol(unsigned index)
 	case 5:
 		return bsp ? bsp->guest_vmsa_gpa : 0;
 	case 6:
-		return bsp ? bsp->ghcb.gpa : 0;
+		return cpu_find_apic(0) ? cpu_find_apic(0)->ghcb.gpa : 0;
 	case 7:
 		return FUZZ_MEM_SIZE;
 	case 8:
@@ -322,6 +322,14 @@ static void fuzz_mm_usage(struct mm_stats *out)
 	mm_get_stats(out);
 	v->vmpl = vmpl;
 	emu_vcpu_set_current(NULL);
+	/*
+	 * The SVSM keeps a context per CPU it served (cpu.h) for as long as the CPU exists: not
+	 * a leak. Its GHCB page is counted with the shared pages (fuzz_shared_owned).
+	 */
+	static struct svsm_cpu *cpus[SVSM_MAX_VCPUS];
+	for (u32 i = 0, n = cpu_list(cpus, SVSM_MAX_VCPUS); i < n; i++) {
+		out->page.in_use -= (cpu_context_pages(cpus[i]) - (cpus[i]->ghcb_ready ? 1 : 0)) << PAGE_SHIFT;
+	}
 }
 
 /* SVSM pages that are shared with the hypervisor (GHCBs, or pages it refused to take back). */

@@ -146,7 +146,7 @@ struct fuzz_hv_client_op {
 static void fuzz_hv_client_fn(void *p)
 {
 	const struct fuzz_hv_client_op *op = p;
-	struct svsm_vcpu *bsp = vcpu_find_apic(0);
+	struct svsm_cpu *bsp = cpu_find_apic(0);
 	u16 min, max;
 	u8 cbit;
 	u32 v32;

@@ -572,7 +572,7 @@ static void test_hostile_psc_no_progress(void)
 	u64 gpa = raw_pages(e, 1);
 	e->m->hostile.psc_no_progress = true;
 	ktest_as_svsm_begin(e);
-	int rc = ghcb_psc(&vcpu_find_apic(0)->ghcb, gpa, 4, PSC_OP_SHARED);
+	int rc = ghcb_psc(&cpu_find_apic(0)->ghcb, gpa, 4, PSC_OP_SHARED);
 	ktest_as_svsm_end(e);
 	e->m->hostile.psc_no_progress = false;
 	KCHECK_EQ((u64)(s64)rc, (u64)(s64)GHCB_CLIENT_NO_PROGRESS);

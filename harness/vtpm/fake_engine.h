@@ -13,7 +13,7 @@ struct fake_engine {
 	enum vtpm_engine_result exec_result;  /* what vtpm_engine_execute answers */
 	u32 rsp_len;                          /* the response to give (rsp_len bytes of rsp) */
 	u8 rsp[8192];
-	/* Called inside vtpm_engine_execute (the core has released core_lock). */
+	/* Called inside vtpm_engine_execute (under vtpm_lock only). */
 	void (*hook)(void *ctx);
 	void *hook_ctx;
 	/* What the SVSM forwarded. */

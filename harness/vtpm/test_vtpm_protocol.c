@@ -2,8 +2,8 @@
  * The vTPM protocol (2) at the seam, over the scripted engine (fake_engine.h): QUERY,
  * every size limit of SVSM_VTPM_CMD's buffer, locality, platform commands, engine
  * failures, buffers across pages, and pages the caller has no right to. A rejected call
- * leaves the buffer untouched and never reaches the engine. Also: the TPM runs with
- * core_lock released, so another vCPU's core calls go on meanwhile and cannot delete the
+ * leaves the buffer untouched and never reaches the engine. Also: while the TPM runs,
+ * another vCPU's core calls go on (no lock of the core is held) and cannot delete the
  * busy vCPU.
  */
 #include <pthread.h>
@@ -383,7 +383,7 @@ static void test_buffer_not_callers(void **state)
 	free(child);
 }
 
-/* --- the TPM runs without core_lock ---------------------------------------------------- */
+/* --- the TPM runs while other vCPUs call ----------------------------------------------- */
 
 struct busy {
 	struct hx *h;
@@ -436,7 +436,7 @@ static void busy_hook(void *ctx)
 	bool done = b->done;
 	pthread_mutex_unlock(&b->mu);
 	if (!done) {
-		/* core_lock is held by this very call: let it go so that the thread can finish. */
+		/* The other vCPU's calls did not finish: let the thread end on its own. */
 		fake_engine.hook = NULL;
 		return;
 	}

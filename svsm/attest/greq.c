@@ -163,12 +163,11 @@ static void greq_iv(u8 iv[GCM_IV_SIZE], u64 seqno)
  */
 static int greq_issue(bool ext, bool *certs_too_big, u32 *certs_needed)
 {
-	struct svsm_vcpu *v = vcpu_current();
+	struct ghcb_page *g = cpu_ghcb();
 
-	if (!v || !v->ghcb_ready) {
+	if (!g) {
 		return GREQ_NO_GHCB;
 	}
-	struct ghcb_page *g = &v->ghcb;
 	unsigned busy = 0;
 	for (;;) {
 		u64 info2 = 0;

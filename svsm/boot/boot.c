@@ -5,6 +5,7 @@
  */
 #include <svsm/arch.h>
 #include <svsm/attest.h>
+#include <svsm/claim.h>
 #include <svsm/core.h>
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
@@ -24,9 +25,9 @@ const struct svsm_boot_info *svsm_boot_params(void)
 /* Console bytes go to the serial port through this vCPU's GHCB, when it has one. */
 static void boot_console_write(const char *buf, size_t len)
 {
-	struct svsm_vcpu *v = vcpu_current();
+	struct ghcb_page *g = cpu_ghcb();
 
-	if (v && v->ghcb_ready && ghcb_ioio_write(&v->ghcb, 0x3F8, buf, len) == GHCB_CLIENT_OK) {
+	if (g && ghcb_ioio_write(g, 0x3F8, buf, len) == GHCB_CLIENT_OK) {
 		return;
 	}
 	arch_console_write(buf, len);
@@ -134,10 +135,14 @@ int svsm_boot(const struct svsm_boot_info *info)
 	boot_check_platform();
 
 	int map_bytes = owned_init(info->mem_size);
-	if (map_bytes < 0) {
-		log_error("SVSM region too small for the ownership map");
+	long claim_bytes = map_bytes < 0 ? -1
+			   : claim_init(info->mem_size, arch_phys_to_virt(info->svsm_base + (u64)map_bytes),
+					info->svsm_size - (u64)map_bytes);
+	if (map_bytes < 0 || claim_bytes < 0 || (u64)map_bytes + (u64)claim_bytes >= info->svsm_size) {
+		log_error("SVSM region too small for the ownership and claim maps");
 		return -2;
 	}
+	map_bytes += (int)claim_bytes;
 	owned_set(info->svsm_base, info->svsm_size >> PAGE_SHIFT, true);
 	if (info->secrets_gpa) {
 		owned_set(info->secrets_gpa, 1, true);
@@ -154,15 +159,17 @@ int svsm_boot(const struct svsm_boot_info *info)
 		return -3;
 	}
 
+	cpu_boot_init();
+	struct svsm_cpu *cpu = cpu_this();
 	struct svsm_vcpu *bsp = mem_zalloc(sizeof(*bsp));
-	if (!bsp) {
+	if (!bsp || !cpu) {
 		return -4;
 	}
 	bsp->apic_id = info->bsp_apic_id;
 	bsp->startup = true;
 	bsp->caa_gpa = info->caa_gpa;
 	bsp->guest_vmpl = info->guest_vmpl;
-	if (vcpu_insert(bsp) != 0 || vcpu_ghcb_setup(bsp) != 0) {
+	if (vcpu_insert(bsp) != VCPU_INSERTED || cpu_ghcb_setup(cpu) != 0) {
 		log_error("cannot register a GHCB for the startup vCPU");
 		return -5;
 	}
@@ -178,7 +185,7 @@ int svsm_boot(const struct svsm_boot_info *info)
 	}
 	bsp->guest_vmsa_gpa = vmsa_gpa;
 	bsp->vmsa = arch_phys_to_virt(vmsa_gpa);
-	if (ghcb_ap_create(&bsp->ghcb, SVM_AP_CREATE, info->guest_vmpl, info->bsp_apic_id, vmsa_gpa,
+	if (ghcb_ap_create(&cpu->ghcb, SVM_AP_CREATE, info->guest_vmpl, info->bsp_apic_id, vmsa_gpa,
 			   info->sev_features) != GHCB_CLIENT_OK) {
 		log_error("hypervisor refused the guest's startup VMSA");
 		return -7;

@@ -70,7 +70,11 @@ bool owned_range(u64 gpa, u64 len)
 	return false;
 }
 
-/* Mark @pages pages from @gpa as owned or not (caller holds core_lock). */
+/*
+ * Mark @pages pages from @gpa as owned or not. Each bit changes with one atomic
+ * operation and the count follows what the operation found, so concurrent calls on
+ * different pages keep it exact; a page changes only under its claim (claim.h).
+ */
 void owned_set(u64 gpa, u64 pages, bool owned)
 {
 	for (u64 i = 0; i < pages; i++) {
@@ -79,13 +83,12 @@ void owned_set(u64 gpa, u64 pages, bool owned)
 			return;
 		}
 		u64 mask = (u64)1 << (pfn % 64);
-		bool was = (owned_map.bits[pfn / 64] & mask) != 0;
-		if (owned && !was) {
-			__atomic_or_fetch(&owned_map.bits[pfn / 64], mask, __ATOMIC_RELEASE);
-			owned_map.owned++;
-		} else if (!owned && was) {
-			__atomic_and_fetch(&owned_map.bits[pfn / 64], ~mask, __ATOMIC_RELEASE);
-			owned_map.owned--;
+		if (owned) {
+			if (!(__atomic_fetch_or(&owned_map.bits[pfn / 64], mask, __ATOMIC_ACQ_REL) & mask)) {
+				__atomic_fetch_add(&owned_map.owned, 1, __ATOMIC_RELAXED);
+			}
+		} else if (__atomic_fetch_and(&owned_map.bits[pfn / 64], ~mask, __ATOMIC_ACQ_REL) & mask) {
+			__atomic_fetch_sub(&owned_map.owned, 1, __ATOMIC_RELAXED);
 		}
 	}
 }
@@ -93,7 +96,7 @@ void owned_set(u64 gpa, u64 pages, bool owned)
 /* Number of pages the SVSM owns. */
 u64 owned_count(void)
 {
-	return owned_map.owned;
+	return __atomic_load_n(&owned_map.owned, __ATOMIC_RELAXED);
 }
 
 /* The guest-physical span the map covers. */

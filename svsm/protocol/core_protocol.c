@@ -9,14 +9,22 @@
  * path puts back exactly what was there: the permission masks of every guest VMPL are read
  * with RMPQUERY before they are changed. The list calls (PVALIDATE, DEPOSIT_MEM) work
  * entry by entry as the spec defines: entries before "next" are done, the entry at "next"
- * is the one that failed, nothing after it was touched. Handlers run under core_lock,
- * which also guards the static buffers below.
+ * is the one that failed, nothing after it was touched.
+ *
+ * Concurrency: every vCPU can be in a handler at once. A handler holds no lock while it
+ * works: the pages it acts on are claimed first (claim.h), so the checks made on a page
+ * stay true until the action is done, and a page another call is working on gets
+ * SVSM_ERR_BUSY (for a list, "next" names the busy entry). Buffers are this CPU's scratch
+ * (cpu.h). After masks are reduced, the vCPUs of the VMPLs that lost rights are asked to
+ * flush their translations (vcpu_flush_translations).
  */
 #include <svsm/arch.h>
+#include <svsm/claim.h>
 #include <svsm/core.h>
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
+#include <svsm/spinlock.h>
 #include <svsm/string.h>
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
@@ -27,9 +35,20 @@
 #define GUEST_VMPL_FIRST 1
 #define GUEST_VMPL_LAST 3
 
-static SVSM_SCRATCH u64 list_buf[LIST_MAX_ENTRIES];
-static SVSM_SCRATCH void *withdraw_buf[LIST_MAX_ENTRIES];
-static SVSM_SCRATCH u64 withdraw_gpas[LIST_MAX_ENTRIES];
+/* The buffers of one call, in its CPU's scratch. */
+struct core_scratch {
+	u64 list[LIST_MAX_ENTRIES];
+	void *withdraw_pages[LIST_MAX_ENTRIES];
+	u64 withdraw_gpas[LIST_MAX_ENTRIES];
+	u8 vmsa[VMSA_SIZE];
+};
+_Static_assert(sizeof(struct core_scratch) <= SVSM_CPU_SCRATCH_SIZE, "core scratch exceeds the per-CPU scratch");
+
+static struct core_scratch *core_scratch(const struct svsm_call *c)
+{
+	return (struct core_scratch *)c->cpu->scratch;
+}
+
 static const u8 zero_page[PAGE_SIZE];
 
 /* Map a PVALIDATE/RMPADJUST outcome to the SVSM result code. */
@@ -115,14 +134,39 @@ static u32 core_revoke(u64 gpa, enum page_size size)
 	return core_perms_set(gpa, size, &none);
 }
 
-/* Full access for the guest VMPLs from the boot VMPL down to @caller_vmpl, none for the rest. */
-static u32 core_grant(u64 gpa, enum page_size size, u8 caller_vmpl)
+/*
+ * After the masks of @saved were taken away: the VMPLs that had some access may still
+ * hold it in cached translations on other vCPUs; ask for the flush (vcpu.h).
+ */
+static void core_flush_after_revoke(const struct core_perms *saved)
+{
+	u8 lost = 0;
+
+	for (u8 vmpl = GUEST_VMPL_FIRST; vmpl <= GUEST_VMPL_LAST; vmpl++) {
+		if (saved->mask[vmpl]) {
+			lost |= (u8)(1u << vmpl);
+		}
+	}
+	if (lost) {
+		vcpu_flush_translations(lost);
+	}
+}
+
+/* The masks of a grant to @caller_vmpl: full access from the boot VMPL down to it, none below. */
+static struct core_perms core_grant_perms(u8 caller_vmpl)
 {
 	struct core_perms p = {0};
 
 	for (u8 vmpl = svsm_boot_params()->guest_vmpl; vmpl <= caller_vmpl && vmpl <= GUEST_VMPL_LAST; vmpl++) {
 		p.mask[vmpl] = VMPL_PERM_ALL;
 	}
+	return p;
+}
+
+static u32 core_grant(u64 gpa, enum page_size size, u8 caller_vmpl)
+{
+	struct core_perms p = core_grant_perms(caller_vmpl);
+
 	return core_perms_set(gpa, size, &p);
 }
 
@@ -200,8 +244,8 @@ static void core_list_set_next(const struct svsm_call *c, u64 list_gpa, u16 next
 }
 
 /*
- * Read a list (header and entries) at @gpa into list_buf after checking its shape. The
- * caller must be able to write it too: the SVSM writes "next" back.
+ * Read a list (header and entries) at @gpa into this CPU's scratch after checking its
+ * shape. The caller must be able to write it too: the SVSM writes "next" back.
  */
 static u32 core_list_read(const struct svsm_call *c, u64 gpa, struct svsm_list_hdr *hdr)
 {
@@ -226,7 +270,7 @@ static u32 core_list_read(const struct svsm_call *c, u64 gpa, struct svsm_list_h
 	}
 	/* Only the entries from next on are used: entries before it are done. */
 	u64 first = gpa + sizeof(*hdr) + 8ull * hdr->next;
-	return guestmem_read(c->caller_vmpl, first, &list_buf[hdr->next], 8ull * (hdr->entries - hdr->next));
+	return guestmem_read(c->caller_vmpl, first, &core_scratch(c)->list[hdr->next], 8ull * (hdr->entries - hdr->next));
 }
 
 /* --- REMAP_CA ------------------------------------------------------------------------- */
@@ -239,24 +283,27 @@ static u32 core_remap_ca(struct svsm_call *c)
 	if (!IS_ALIGNED(gpa, PAGE_SIZE)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	if (gpa == v->caa_gpa) {
+	if (gpa == vcpu_caa(v)) {
 		return SVSM_SUCCESS;
 	}
-	if (vcpu_page_is_caa(gpa)) {
-		return SVSM_ERR_INVALID_ADDRESS;
+	/* Claimed: no other call can make the page a calling area meanwhile. */
+	if (!claim_pages(gpa, 1)) {
+		return guestmem_is_ram(gpa, PAGE_SIZE) ? SVSM_ERR_BUSY : SVSM_ERR_INVALID_ADDRESS;
 	}
-	/* The new CA is read and written for this vCPU from now on: its VMPL must own it. */
-	u32 rc = guestmem_check(c->caller_vmpl, gpa, PAGE_SIZE, GUESTMEM_RW);
-	if (rc != SVSM_SUCCESS) {
-		return rc;
+	u32 rc = SVSM_ERR_INVALID_ADDRESS;
+	if (!vcpu_page_is_caa(gpa)) {
+		/* The new CA is read and written for this vCPU from now on: its VMPL must own it. */
+		rc = guestmem_check(c->caller_vmpl, gpa, PAGE_SIZE, GUESTMEM_RW);
 	}
-	/* The new CA starts with call_pending and mem_available cleared. */
-	rc = guestmem_write(c->caller_vmpl, gpa, zero_page, sizeof(struct svsm_list_hdr));
-	if (rc != SVSM_SUCCESS) {
-		return rc;
+	if (rc == SVSM_SUCCESS) {
+		/* The new CA starts with call_pending and mem_available cleared. */
+		rc = guestmem_write(c->caller_vmpl, gpa, zero_page, sizeof(struct svsm_list_hdr));
 	}
-	v->caa_gpa = gpa;
-	return SVSM_SUCCESS;
+	if (rc == SVSM_SUCCESS) {
+		vcpu_set_caa(v, gpa);
+	}
+	claim_release(gpa, 1);
+	return rc;
 }
 
 /* --- PVALIDATE ------------------------------------------------------------------------ */
@@ -269,8 +316,8 @@ struct pval_entry {
 	bool validated; /* the page was validated when checked */
 };
 
-/* Decode and check one entry for the caller (no side effect). */
-static u32 core_pval_decode(const struct svsm_call *c, u64 e, struct pval_entry *out)
+/* Decode one entry: its format, and that it names guest RAM (fixed facts, no claim needed). */
+static u32 core_pval_decode(u64 e, struct pval_entry *out)
 {
 	u64 size = e & SVSM_PVAL_SIZE_MASK;
 
@@ -286,10 +333,21 @@ static u32 core_pval_decode(const struct svsm_call *c, u64 e, struct pval_entry 
 	if (!IS_ALIGNED(out->gpa, len)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	if (!guestmem_is_ram(out->gpa, len) || core_range_private(out->gpa, len)) {
+	if (!guestmem_is_ram(out->gpa, len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	return core_page_rights(c->caller_vmpl, out->gpa, len, &out->validated);
+	return SVSM_SUCCESS;
+}
+
+/* Check a decoded entry against the current state, for the caller (pages claimed; no side effect). */
+static u32 core_pval_check(const struct svsm_call *c, struct pval_entry *p)
+{
+	u64 len = core_page_bytes(p->size);
+
+	if (core_range_private(p->gpa, len)) {
+		return SVSM_ERR_INVALID_ADDRESS;
+	}
+	return core_page_rights(c->caller_vmpl, p->gpa, len, &p->validated);
 }
 
 /* Validate (zero, then grant) or invalidate (revoke, then rescind) one checked entry. */
@@ -340,6 +398,7 @@ static u32 core_pval_one(const struct pval_entry *p, u8 caller_vmpl)
 	}
 	rc = arch_pvalidate(p->gpa, p->size, false);
 	if (rc == RMP_SUCCESS) {
+		core_flush_after_revoke(&saved);
 		return SVSM_SUCCESS;
 	}
 	core_perms_restore(p->gpa, p->size, &saved);
@@ -358,10 +417,14 @@ static u32 core_pvalidate(struct svsm_call *c)
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	/* Entry by entry: each is checked completely, then done; the first bad one stops the list. */
+	/*
+	 * Entry by entry: each is claimed, checked completely, then done; the first bad or busy
+	 * one stops the list.
+	 */
+	const u64 *list = core_scratch(c)->list;
 	u64 done = 0;
 	for (u16 i = hdr.next; i < hdr.entries; i++) {
-		rc = core_pval_decode(c, list_buf[i], &p);
+		rc = core_pval_decode(list[i], &p);
 		if (rc != SVSM_SUCCESS) {
 			core_list_set_next(c, c->rcx, i);
 			return rc;
@@ -371,7 +434,15 @@ static u32 core_pvalidate(struct svsm_call *c)
 			core_list_set_next(c, c->rcx, i);
 			return SVSM_ERR_INCOMPLETE;
 		}
-		rc = core_pval_one(&p, c->caller_vmpl);
+		if (!claim_pages(p.gpa, cost)) {
+			core_list_set_next(c, c->rcx, i);
+			return SVSM_ERR_BUSY;
+		}
+		rc = core_pval_check(c, &p);
+		if (rc == SVSM_SUCCESS) {
+			rc = core_pval_one(&p, c->caller_vmpl);
+		}
+		claim_release(p.gpa, cost);
 		if (rc != SVSM_SUCCESS) {
 			core_list_set_next(c, c->rcx, i);
 			return rc;
@@ -409,27 +480,24 @@ static u32 core_vmsa_check(const u8 *vmsa, u8 caller_vmpl)
 	return SVSM_SUCCESS;
 }
 
-/* A guest page the call names for a vCPU: RAM, nobody's VMSA or CA, not the SVSM's. */
+/* A guest page the call names for a vCPU: RAM, nobody's VMSA, not the SVSM's. */
 static bool core_vcpu_page_free(u64 gpa)
 {
-	return guestmem_is_ram(gpa, PAGE_SIZE) && !core_range_private(gpa, PAGE_SIZE) && !vcpu_page_is_caa(gpa);
+	return guestmem_is_ram(gpa, PAGE_SIZE) && !core_range_private(gpa, PAGE_SIZE);
 }
 
-static u32 core_create_vcpu(struct svsm_call *c)
+/*
+ * CREATE_VCPU with both pages claimed. An APIC ID that already has a vCPU at the same
+ * VMPL is a replacement (Linux's CPU offline/online cycle, docs/architecture.md): the
+ * calling area may then be the replaced vCPU's own.
+ */
+static u32 core_create_vcpu_claimed(struct svsm_call *c, u64 vmsa_gpa, u64 caa_gpa, u32 apic_id)
 {
-	static SVSM_SCRATCH u8 vmsa[VMSA_SIZE];
-	u64 vmsa_gpa = c->rcx;
-	u64 caa_gpa = c->rdx;
+	u8 *vmsa = core_scratch(c)->vmsa;
 
-	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE) || !IS_ALIGNED(caa_gpa, PAGE_SIZE) || (c->r8 >> 32) != 0) {
-		return SVSM_ERR_INVALID_PARAMETER;
-	}
-	u32 apic_id = (u32)c->r8;
-	if (vmsa_gpa == caa_gpa || !core_vcpu_page_free(vmsa_gpa) || !core_vcpu_page_free(caa_gpa)) {
+	if (!core_vcpu_page_free(vmsa_gpa) || !core_vcpu_page_free(caa_gpa) || vcpu_page_is_caa(vmsa_gpa) ||
+	    vcpu_range_has_caa_except(caa_gpa, PAGE_SIZE, apic_id)) {
 		return SVSM_ERR_INVALID_ADDRESS;
-	}
-	if (vcpu_find_apic(apic_id)) {
-		return SVSM_ERR_INVALID_PARAMETER;
 	}
 	/* The caller gives the VMSA page away and names the CA: it must own both. */
 	u32 rc = guestmem_check(c->caller_vmpl, vmsa_gpa, PAGE_SIZE, GUESTMEM_RW);
@@ -439,9 +507,13 @@ static u32 core_create_vcpu(struct svsm_call *c)
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	/* Capacity before any change: a table slot and the vCPU's memory. */
-	if (vcpu_table_full()) {
+	/* Capacity before any change: a table slot (checked again on insert) and the vCPU's memory. */
+	if (vcpu_insert_check(apic_id, c->caller_vmpl) == VCPU_TABLE_FULL) {
 		return SVSM_ERR_INVALID_REQUEST;
+	}
+	/* The vCPU's entry, and the SVSM's context for its CPU (kept: cpu.h). */
+	if (!cpu_prepare(apic_id)) {
+		return SVSM_RESULT_NEED_MEMORY | 1;
 	}
 	struct svsm_vcpu *nv = mem_zalloc(sizeof(*nv));
 	if (!nv) {
@@ -472,6 +544,14 @@ static u32 core_create_vcpu(struct svsm_call *c)
 	if (rc != SVSM_SUCCESS) {
 		goto undo;
 	}
+	/* An APIC ID taken by the startup vCPU or by a vCPU at another VMPL cannot be replaced. */
+	enum vcpu_insert_result ir = vcpu_insert_check(apic_id, vmpl);
+	if (ir != VCPU_INSERTED) {
+		rc = ir == VCPU_TABLE_FULL ? SVSM_ERR_INVALID_REQUEST : SVSM_ERR_INVALID_PARAMETER;
+		goto undo;
+	}
+	/* Guest VMPLs that could write the page may still do so through cached translations. */
+	core_flush_after_revoke(&saved);
 	rrc = arch_rmpadjust(vmsa_gpa, PAGE_SIZE_4K, vmpl, VMPL_PERM_READ, true);
 	if (rrc != RMP_SUCCESS) {
 		rc = core_rmp_result(rrc);
@@ -482,10 +562,11 @@ static u32 core_create_vcpu(struct svsm_call *c)
 	nv->vmsa = arch_phys_to_virt(vmsa_gpa);
 	nv->caa_gpa = caa_gpa;
 	nv->guest_vmpl = vmpl;
-	if (vcpu_insert(nv) != 0) {
-		/* Checked above under the same lock: only a broken table gets here. */
+	ir = vcpu_insert(nv);
+	if (ir != VCPU_INSERTED) {
+		/* Another call took the last slot or the APIC ID since the check: undo. */
 		arch_rmpadjust(vmsa_gpa, PAGE_SIZE_4K, vmpl, 0, false);
-		rc = SVSM_ERR_INVALID_REQUEST;
+		rc = ir == VCPU_TABLE_FULL ? SVSM_ERR_INVALID_REQUEST : SVSM_ERR_INVALID_PARAMETER;
 		goto undo;
 	}
 	return SVSM_SUCCESS;
@@ -496,21 +577,34 @@ undo:
 	return rc;
 }
 
-static u32 core_delete_vcpu(struct svsm_call *c)
+static u32 core_create_vcpu(struct svsm_call *c)
 {
 	u64 vmsa_gpa = c->rcx;
+	u64 caa_gpa = c->rdx;
 
-	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE)) {
+	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE) || !IS_ALIGNED(caa_gpa, PAGE_SIZE) || (c->r8 >> 32) != 0) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	struct svsm_vcpu *t = vcpu_find_vmsa(vmsa_gpa);
-	if (!t || t->startup || t->guest_vmpl < c->caller_vmpl) {
-		return SVSM_ERR_INVALID_PARAMETER;
+	if (vmsa_gpa == caa_gpa || !guestmem_is_ram(vmsa_gpa, PAGE_SIZE) || !guestmem_is_ram(caa_gpa, PAGE_SIZE)) {
+		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	/* Its own call is still in progress, with core_lock released (core_unlocked_run). */
-	if (t->unlocked_work) {
-		return SVSM_ERR_DELETE_VCPU_FAIL_INUSE;
+	if (!claim_pages(vmsa_gpa, 1)) {
+		return SVSM_ERR_BUSY;
 	}
+	if (!claim_pages(caa_gpa, 1)) {
+		claim_release(vmsa_gpa, 1);
+		return SVSM_ERR_BUSY;
+	}
+	u32 rc = core_create_vcpu_claimed(c, vmsa_gpa, caa_gpa, (u32)c->r8);
+	claim_release(caa_gpa, 1);
+	claim_release(vmsa_gpa, 1);
+	return rc;
+}
+
+/* DELETE_VCPU of @t with its VMSA page claimed and its deletion begun. */
+static u32 core_delete_vcpu_begun(struct svsm_call *c, struct svsm_vcpu *t)
+{
+	u64 vmsa_gpa = t->guest_vmsa_gpa;
 	/*
 	 * Clear the VMSA attribute first: the hardware refuses that (FAIL_INUSE) while the
 	 * VMSA runs, so a running vCPU is found before anything changed, and once the
@@ -530,35 +624,91 @@ static u32 core_delete_vcpu(struct svsm_call *c)
 	}
 	if (t == c->vcpu) {
 		/* Deleting one's own VMSA never returns: the hypervisor forgets this context. */
-		if (t->ghcb_ready) {
-			ghcb_ap_create(&t->ghcb, SVM_AP_DESTROY, t->guest_vmpl, t->apic_id, vmsa_gpa, 0);
+		struct ghcb_page *g = cpu_ghcb();
+		if (g) {
+			ghcb_ap_create(g, SVM_AP_DESTROY, t->guest_vmpl, t->apic_id, vmsa_gpa, 0);
 		}
 		c->vcpu_deleted = true;
 	}
-	vcpu_remove(t);
-	vcpu_destroy(t);
-	/* Freed slabs go back to the page allocator so mem_available stays true. */
-	mm_drain();
 	return SVSM_SUCCESS;
+}
+
+static u32 core_delete_vcpu(struct svsm_call *c)
+{
+	u64 vmsa_gpa = c->rcx;
+
+	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE)) {
+		return SVSM_ERR_INVALID_PARAMETER;
+	}
+	struct svsm_vcpu *t = vcpu_get_vmsa(vmsa_gpa);
+	if (!t) {
+		return SVSM_ERR_INVALID_PARAMETER;
+	}
+	u32 rc = SVSM_ERR_INVALID_PARAMETER;
+	if (t->startup || t->guest_vmpl < c->caller_vmpl) {
+		goto out;
+	}
+	rc = SVSM_ERR_BUSY;
+	if (!claim_pages(vmsa_gpa, 1)) {
+		goto out;
+	}
+	/* A call of that vCPU being served on another CPU: it is in use. */
+	rc = SVSM_ERR_DELETE_VCPU_FAIL_INUSE;
+	if (vcpu_delete_begin(t, c->vcpu)) {
+		rc = core_delete_vcpu_begun(c, t);
+		vcpu_delete_end(t, rc == SVSM_SUCCESS);
+	}
+	claim_release(vmsa_gpa, 1);
+out:
+	/* After a deletion this drops the last reference but the caller's own: the entry is freed. */
+	vcpu_put(t);
+	if (rc == SVSM_SUCCESS) {
+		/* Freed slabs go back to the page allocator so mem_available stays true. */
+		mm_drain();
+	}
+	return rc;
 }
 
 /* --- DEPOSIT_MEM / WITHDRAW_MEM ------------------------------------------------------- */
 
-static void core_update_mem_available(void)
-{
-	struct svsm_vcpu *boot = vcpu_find_apic(svsm_boot_params()->bsp_apic_id);
-	u8 avail = mm_withdraw_available() ? 1 : 0;
+/* Serialises the updates of the startup vCPU's mem_available flag (a leaf lock). */
+static SVSM_STATE struct spinlock mem_available_lock = SPINLOCK_INIT;
 
-	if (boot) {
-		guestmem_write(boot->guest_vmpl, boot->caa_gpa + SVSM_CA_MEM_AVAILABLE_OFFSET, &avail, 1);
-	}
+void core_mem_available_lock_reset(void)
+{
+	mem_available_lock = (struct spinlock)SPINLOCK_INIT;
 }
 
 /*
- * Decode and check one deposit entry for the caller: guest RAM, not the SVSM's, no VMSA,
- * no calling area, not the list itself, validated, and the caller's to give (read and
- * write on every page). No side effect.
+ * Write the startup vCPU's mem_available flag (or, with @caa/@vmpl, another CA's header,
+ * @pending first when @with_pending): computed and written under one lock so that the
+ * last write is the current answer. A guest-memory write, not a VMGEXIT.
  */
+void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending)
+{
+	spin_lock(&mem_available_lock);
+	u8 hdr[2] = {0, mm_withdraw_available() ? 1 : 0};
+	if (with_pending) {
+		if (arch_guest_write(caa + SVSM_CA_CALL_PENDING_OFFSET, hdr, sizeof(hdr)) != 0) {
+			log_debug("calling area %llx not writable", (unsigned long long)caa);
+		}
+	} else {
+		guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1);
+	}
+	spin_unlock(&mem_available_lock);
+}
+
+static void core_update_mem_available(void)
+{
+	struct svsm_vcpu *boot = vcpu_get_apic(svsm_boot_params()->bsp_apic_id);
+
+	if (boot) {
+		core_write_mem_available(vcpu_caa(boot), boot->guest_vmpl, false);
+		vcpu_put(boot);
+	}
+}
+
+/* Decode one deposit entry: format, guest RAM, not the list's own page. No claim needed. */
 static u32 core_deposit_decode(const struct svsm_call *c, u64 e, u64 *gpa, u64 *pages)
 {
 	u64 size = e & SVSM_DEPOSIT_SIZE_MASK;
@@ -572,20 +722,52 @@ static u32 core_deposit_decode(const struct svsm_call *c, u64 e, u64 *gpa, u64 *
 	if (!IS_ALIGNED(*gpa, len)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
-	if (!guestmem_is_ram(*gpa, len) || core_range_private(*gpa, len)) {
+	u64 list_page = ALIGN_DOWN(c->rcx, PAGE_SIZE);
+	if (!guestmem_is_ram(*gpa, len) || (list_page >= *gpa && list_page - *gpa < len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
-	u64 list_page = ALIGN_DOWN(c->rcx, PAGE_SIZE);
-	if (vcpu_range_has_caa(*gpa, len) || (list_page >= *gpa && list_page - *gpa < len)) {
+	return SVSM_SUCCESS;
+}
+
+/*
+ * Check a claimed deposit entry for the caller: not the SVSM's, no VMSA, no calling area,
+ * validated, and the caller's to give (read and write on every page). No side effect.
+ */
+static u32 core_deposit_check(const struct svsm_call *c, u64 gpa, u64 len)
+{
+	if (core_range_private(gpa, len) || vcpu_range_has_caa(gpa, len)) {
 		return SVSM_ERR_INVALID_ADDRESS;
 	}
 	/* The SVSM will use the pages as memory: they must be validated, whatever RMPADJUST does. */
-	for (u64 p = *gpa; p < *gpa + len; p += PAGE_SIZE) {
+	for (u64 p = gpa; p < gpa + len; p += PAGE_SIZE) {
 		if (!core_page_validated(p)) {
 			return SVSM_ERR_INVALID_ADDRESS;
 		}
 	}
-	return guestmem_check(c->caller_vmpl, *gpa, len, GUESTMEM_RW);
+	return guestmem_check(c->caller_vmpl, gpa, len, GUESTMEM_RW);
+}
+
+/* Take one checked, claimed entry: revoke, flush, own, give to the allocator; undone on failure. */
+static u32 core_deposit_take(u64 gpa, u64 pages)
+{
+	enum page_size size = pages == 1 ? PAGE_SIZE_4K : PAGE_SIZE_2M;
+	struct core_perms saved;
+
+	core_perms_save(gpa, &saved);
+	u32 rrc = core_revoke(gpa, size);
+	if (rrc != RMP_SUCCESS) {
+		core_perms_restore(gpa, size, &saved);
+		return core_rmp_result(rrc);
+	}
+	core_flush_after_revoke(&saved);
+	owned_set(gpa, pages, true);
+	if (mm_add_memory(arch_phys_to_virt(gpa), pages, true) != 0) {
+		/* The allocator refused the range: it stays the guest's, as it was. */
+		owned_set(gpa, pages, false);
+		core_perms_restore(gpa, size, &saved);
+		return SVSM_ERR_INVALID_ADDRESS;
+	}
+	return SVSM_SUCCESS;
 }
 
 static u32 core_deposit_mem(struct svsm_call *c)
@@ -597,30 +779,26 @@ static u32 core_deposit_mem(struct svsm_call *c)
 		return rc;
 	}
 	/*
-	 * Entry by entry, each checked completely before it is taken. An entry that overlaps
-	 * an earlier one of the same list finds its pages already owned and is refused.
+	 * Entry by entry, each claimed and checked completely before it is taken. An entry
+	 * that overlaps an earlier one of the same list finds its pages already owned.
 	 */
+	const u64 *list = core_scratch(c)->list;
 	for (u16 i = hdr.next; i < hdr.entries; i++) {
 		u64 gpa, pages;
-		rc = core_deposit_decode(c, list_buf[i], &gpa, &pages);
+		rc = core_deposit_decode(c, list[i], &gpa, &pages);
 		if (rc != SVSM_SUCCESS) {
 			break;
 		}
-		enum page_size size = pages == 1 ? PAGE_SIZE_4K : PAGE_SIZE_2M;
-		struct core_perms saved;
-		core_perms_save(gpa, &saved);
-		u32 rrc = core_revoke(gpa, size);
-		if (rrc != RMP_SUCCESS) {
-			core_perms_restore(gpa, size, &saved);
-			rc = core_rmp_result(rrc);
+		if (!claim_pages(gpa, pages)) {
+			rc = SVSM_ERR_BUSY;
 			break;
 		}
-		owned_set(gpa, pages, true);
-		if (mm_add_memory(arch_phys_to_virt(gpa), pages, true) != 0) {
-			/* The allocator refused the range: it stays the guest's, as it was. */
-			owned_set(gpa, pages, false);
-			core_perms_restore(gpa, size, &saved);
-			rc = SVSM_ERR_INVALID_ADDRESS;
+		rc = core_deposit_check(c, gpa, pages << PAGE_SHIFT);
+		if (rc == SVSM_SUCCESS) {
+			rc = core_deposit_take(gpa, pages);
+		}
+		claim_release(gpa, pages);
+		if (rc != SVSM_SUCCESS) {
 			break;
 		}
 		hdr.next = (u16)(i + 1);
@@ -630,19 +808,32 @@ static u32 core_deposit_mem(struct svsm_call *c)
 	return rc;
 }
 
-/* Put withdrawn pages back into the SVSM (rollback of a failed withdraw). */
-static void core_withdraw_undo(u64 count)
+/*
+ * Take withdrawn pages back (a failed withdraw). Each page is claimed and taken only if
+ * it is still validated: between the grant and now another vCPU of the guest may have
+ * acted on it. A page that changed stays the guest's.
+ */
+static void core_withdraw_undo(struct core_scratch *s, u64 count, u8 caller_vmpl)
 {
+	struct core_perms granted = core_grant_perms(caller_vmpl);
+
 	for (u64 i = 0; i < count; i++) {
-		u64 gpa = withdraw_gpas[i];
-		core_revoke(gpa, PAGE_SIZE_4K);
-		owned_set(gpa, 1, true);
-		mm_add_memory(withdraw_buf[i], 1, true);
+		u64 gpa = s->withdraw_gpas[i];
+		if (!claim_pages(gpa, 1)) {
+			continue;
+		}
+		if (core_page_validated(gpa) && core_revoke(gpa, PAGE_SIZE_4K) == RMP_SUCCESS) {
+			core_flush_after_revoke(&granted);
+			owned_set(gpa, 1, true);
+			mm_add_memory(s->withdraw_pages[i], 1, true);
+		}
+		claim_release(gpa, 1);
 	}
 }
 
 static u32 core_withdraw_mem(struct svsm_call *c)
 {
+	struct core_scratch *s = core_scratch(c);
 	u64 gpa = c->rcx;
 	struct svsm_withdraw_hdr hdr = {0};
 
@@ -658,27 +849,35 @@ static u32 core_withdraw_mem(struct svsm_call *c)
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}
-	u64 n = mm_withdraw(withdraw_buf, capacity);
+	u64 n = mm_withdraw(s->withdraw_pages, capacity);
 	u64 granted = 0;
 	for (; granted < n; granted++) {
-		u64 pg = arch_virt_to_phys(withdraw_buf[granted]);
-		memset(withdraw_buf[granted], 0, PAGE_SIZE);
+		u64 pg = arch_virt_to_phys(s->withdraw_pages[granted]);
+		/* The page is the SVSM's: only a stray claim (a guest call naming it) can hold it. */
+		if (!claim_pages(pg, 1)) {
+			break;
+		}
+		memset(s->withdraw_pages[granted], 0, PAGE_SIZE);
 		owned_set(pg, 1, false);
-		withdraw_gpas[granted] = pg;
-		if (core_grant(pg, PAGE_SIZE_4K, c->caller_vmpl) != RMP_SUCCESS) {
+		s->withdraw_gpas[granted] = pg;
+		bool ok = core_grant(pg, PAGE_SIZE_4K, c->caller_vmpl) == RMP_SUCCESS;
+		if (!ok) {
 			core_revoke(pg, PAGE_SIZE_4K);
 			owned_set(pg, 1, true);
+		}
+		claim_release(pg, 1);
+		if (!ok) {
 			break;
 		}
 	}
 	/* Pages we could not hand back stay with the SVSM. */
 	for (u64 i = granted; i < n; i++) {
-		mm_add_memory(withdraw_buf[i], 1, true);
+		mm_add_memory(s->withdraw_pages[i], 1, true);
 	}
 	hdr.entries = (u16)granted;
-	if (guestmem_write(c->caller_vmpl, gpa + sizeof(hdr), withdraw_gpas, 8 * granted) != SVSM_SUCCESS ||
+	if (guestmem_write(c->caller_vmpl, gpa + sizeof(hdr), s->withdraw_gpas, 8 * granted) != SVSM_SUCCESS ||
 	    guestmem_write(c->caller_vmpl, gpa, &hdr, sizeof(hdr)) != SVSM_SUCCESS) {
-		core_withdraw_undo(granted);
+		core_withdraw_undo(s, granted, c->caller_vmpl);
 		core_update_mem_available();
 		return SVSM_ERR_INVALID_ADDRESS;
 	}

@@ -9,48 +9,34 @@
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
-#include <svsm/spinlock.h>
 #include <svsm/string.h>
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
+#include <svsm/vtpm.h>
 
-static SVSM_STATE struct spinlock core_big_lock = SPINLOCK_INIT;
 static SVSM_STATE struct svsm_counters counters;
 
-/* The core's state is serialised by one lock; see docs/architecture.md. */
-void core_lock(void)
-{
-	spin_lock(&core_big_lock);
-}
-
-void core_unlock(void)
-{
-	spin_unlock(&core_big_lock);
-}
-
+/* See core.h: the leaf locks a terminated request may have left taken. */
 void core_lock_reset(void)
 {
-	core_big_lock = (struct spinlock)SPINLOCK_INIT;
+	core_mem_available_lock_reset();
+	vtpm_lock_reset();
+	log_lock_reset();
 }
 
-/* See core.h. */
-void core_unlocked_run(struct svsm_call *call, void (*fn)(void *ctx), void *ctx)
-{
-	struct svsm_vcpu *v = call->vcpu;
-
-	v->unlocked_work = true;
-	core_unlock();
-	fn(ctx);
-	core_lock();
-	v->unlocked_work = false;
-}
-
-/* Snapshot of the call counters. */
+/* Snapshot of the call counters (each read atomically; together they are approximate). */
 void svsm_get_counters(struct svsm_counters *out)
 {
-	core_lock();
-	*out = counters;
-	core_unlock();
+	for (unsigned i = 0; i < ARRAY_COUNT(counters.calls_by_protocol); i++) {
+		out->calls_by_protocol[i] = __atomic_load_n(&counters.calls_by_protocol[i], __ATOMIC_RELAXED);
+	}
+	out->errors = __atomic_load_n(&counters.errors, __ATOMIC_RELAXED);
+	out->spurious_entries = __atomic_load_n(&counters.spurious_entries, __ATOMIC_RELAXED);
+}
+
+static void counter_inc(u64 *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
 /* Forget the counters (fresh boot). */
@@ -81,45 +67,45 @@ static void request_complete(struct svsm_vcpu *v, u8 *vmsa, u64 entry_caa, const
 	vmsa_put(vmsa, VMSA_RDX, call->rdx);
 	vmsa_put(vmsa, VMSA_R8, call->r8);
 
-	u8 avail = mm_withdraw_available() ? 1 : 0;
-	if (entry_caa == v->caa_gpa) {
+	u64 caa = vcpu_caa(v);
+	if (entry_caa == caa) {
 		/* call_pending and mem_available are adjacent: one write releases the call. */
-		u8 hdr[2] = {0, avail};
-		if (arch_guest_write(entry_caa + SVSM_CA_CALL_PENDING_OFFSET, hdr, sizeof(hdr)) != 0) {
-			log_warn("calling area %llx not writable", (unsigned long long)entry_caa);
-		}
+		core_write_mem_available(entry_caa, call->caller_vmpl, true);
 		return;
 	}
 	/* After REMAP_CA: mem_available in the new CA, call_pending cleared in the old one. */
-	if (arch_guest_write(v->caa_gpa + SVSM_CA_MEM_AVAILABLE_OFFSET, &avail, 1) != 0) {
-		log_warn("calling area %llx not writable", (unsigned long long)v->caa_gpa);
-	}
+	core_write_mem_available(caa, call->caller_vmpl, false);
 	u8 zero = 0;
 	if (arch_guest_write(entry_caa + SVSM_CA_CALL_PENDING_OFFSET, &zero, 1) != 0) {
 		log_warn("calling area %llx not writable", (unsigned long long)entry_caa);
 	}
 }
 
-/* One entry into VMPL0 from the guest on this vCPU; see core.h. */
+/* One entry into VMPL0 from the guest on this vCPU; see core.h. No lock is held throughout. */
 void svsm_request_handle(void)
 {
-	core_lock();
-	struct svsm_vcpu *v = vcpu_current();
-	if (!v || !v->vmsa) {
-		counters.spurious_entries++;
-		core_unlock();
-		log_error("entry from unknown vCPU (APIC ID %u)", arch_cpu_apic_id());
+	struct svsm_cpu *cpu = cpu_this();
+	if (!cpu) {
+		counter_inc(&counters.spurious_entries);
+		log_error("no memory for the SVSM's context of APIC ID %u", arch_cpu_apic_id());
 		return;
 	}
-	if (!v->ghcb_ready && vcpu_ghcb_setup(v) != 0) {
+	cpu->requests++;
+	if (!cpu->ghcb_ready && cpu_ghcb_setup(cpu) != 0) {
 		/* Without a GHCB the MSR protocol still works; the console falls back. */
-		log_debug("vCPU %u has no GHCB", v->apic_id);
+		log_debug("CPU %u has no GHCB", cpu->apic_id);
+	}
+	struct svsm_vcpu *v = vcpu_enter();
+	if (!v) {
+		counter_inc(&counters.spurious_entries);
+		log_error("entry from unknown vCPU (APIC ID %u)", arch_cpu_apic_id());
+		return;
 	}
 	u8 *vmsa = v->vmsa;
 	u64 efer = vmsa_get(vmsa, VMSA_EFER);
 	vmsa_put(vmsa, VMSA_EFER, efer & ~EFER_SVME);
 
-	u64 caa = v->caa_gpa;
+	u64 caa = vcpu_caa(v);
 	u8 caller_vmpl = vmsa[VMSA_VMPL];
 	u8 pending = 0;
 	/*
@@ -130,9 +116,9 @@ void svsm_request_handle(void)
 	    guestmem_check(caller_vmpl, caa, 2, GUESTMEM_RW) != SVSM_SUCCESS || arch_guest_read(caa, &pending, 1) != 0 ||
 	    pending == 0) {
 		/* Not a call: the host entered us for nothing. Resume the guest. */
-		counters.spurious_entries++;
+		counter_inc(&counters.spurious_entries);
 		vmsa_put(vmsa, VMSA_EFER, efer | EFER_SVME);
-		core_unlock();
+		vcpu_leave(v);
 		return;
 	}
 
@@ -144,6 +130,7 @@ void svsm_request_handle(void)
 		.r9 = vmsa_get(vmsa, VMSA_R9),
 		.caller_vmpl = caller_vmpl,
 		.vcpu = v,
+		.cpu = cpu,
 	};
 	v->calls++;
 	u32 result;
@@ -153,16 +140,14 @@ void svsm_request_handle(void)
 		result = protocol_dispatch(&call);
 	}
 	u32 proto = SVSM_CALL_PROTOCOL(call.rax);
-	counters.calls_by_protocol[proto < 4 ? proto : 4]++;
+	counter_inc(&counters.calls_by_protocol[proto < 4 ? proto : 4]);
 	if (result >= SVSM_ERR_INCOMPLETE) {
-		counters.errors++;
+		counter_inc(&counters.errors);
 	}
-	if (call.vcpu_deleted) {
-		/* The call deleted its own vCPU: there is no guest to return to. */
-		core_unlock();
-		return;
+	if (!call.vcpu_deleted) {
+		request_complete(v, vmsa, caa, &call, result);
+		vmsa_put(vmsa, VMSA_EFER, efer | EFER_SVME);
 	}
-	request_complete(v, vmsa, caa, &call, result);
-	vmsa_put(vmsa, VMSA_EFER, efer | EFER_SVME);
-	core_unlock();
+	/* A call that deleted its own vCPU has no guest to return to; the entry goes now. */
+	vcpu_leave(v);
 }

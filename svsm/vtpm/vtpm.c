@@ -4,12 +4,11 @@
  *
  * Locking. The engine is one TPM shared by every vCPU. vtpm_lock serialises it and the
  * state below (the EK cache, the manifest's scratch buffer). A command is checked and
- * copied in under core_lock, then core_lock is released (core_unlocked_run) while the
- * TPM runs under vtpm_lock, and the response is written back under core_lock again: TPM
- * work never holds up another vCPU's core calls, and the two locks are never held
- * together (so there is no order between them). Nothing runs under vtpm_lock that logs
- * or exits to the hypervisor (the console goes through GHCB IOIO), so vtpm_lock is never
- * held across a VMGEXIT. Each command has its own buffer (a page from the allocator),
+ * copied in with no lock held, the TPM runs under vtpm_lock, and the response is written
+ * back with no lock held: TPM work never holds up another vCPU's core calls. vtpm_lock
+ * is a leaf: nothing else is taken under it, and nothing runs under it that logs or
+ * exits to the hypervisor (the console goes through GHCB IOIO), so it is never held
+ * across a VMGEXIT. Each command has its own buffer (a page from the allocator),
  * so vCPUs share no scratch memory outside vtpm_lock.
  */
 #include <svsm/arch.h>
@@ -131,7 +130,7 @@ static bool vtpm_platform_known(u32 cmd)
 	       cmd == VTPM_PLATFORM_SET_FW_SVN;
 }
 
-/* One TPM command on its way through the engine (core_lock released meanwhile). */
+/* One TPM command on its way through the engine. */
 struct vtpm_work {
 	u8 *buf;
 	u32 cmd_len;
@@ -147,10 +146,9 @@ static void vtpm_note_command(u32 cc, const u8 *rsp, u32 rsp_len)
 	}
 }
 
-/* Runs with core_lock released. */
-static void vtpm_cmd_run(void *ctx)
+/* Run one command in the engine, under vtpm_lock. */
+static void vtpm_cmd_run(struct vtpm_work *w)
 {
-	struct vtpm_work *w = ctx;
 	u32 cc = w->cmd_len >= VTPM_TPM_HEADER_SIZE ? vtpm_get_be32(w->buf + 6) : 0;
 
 	spin_lock(&vtpm_lock);
@@ -205,7 +203,7 @@ static u32 vtpm_cmd(struct svsm_call *c)
 	}
 
 	struct vtpm_work w = {.buf = buf, .cmd_len = size};
-	core_unlocked_run(c, vtpm_cmd_run, &w);
+	vtpm_cmd_run(&w);
 
 	if (w.result != VTPM_ENGINE_OK || w.rsp_len < VTPM_TPM_HEADER_SIZE || w.rsp_len > VTPM_MAX_RESPONSE) {
 		page_free(buf, 0);
@@ -342,9 +340,15 @@ bool vtpm_present(void)
 }
 
 /* See vtpm.h. */
-void vtpm_init(void)
+void vtpm_lock_reset(void)
 {
 	vtpm_lock = (struct spinlock)SPINLOCK_INIT;
+}
+
+/* See vtpm.h. */
+void vtpm_init(void)
+{
+	vtpm_lock_reset();
 	memset(&vtpm, 0, sizeof(vtpm));
 
 	enum vtpm_engine_result r = vtpm_engine_start();

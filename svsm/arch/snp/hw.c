@@ -111,13 +111,23 @@ u32 arch_cpu_apic_id(void)
 	return percpu_this()->apic_id;
 }
 
+void *arch_cpu_local(void)
+{
+	return percpu_this()->svsm_local;
+}
+
+void arch_cpu_set_local(void *p)
+{
+	percpu_this()->svsm_local = p;
+}
+
 /* The serial port through this vCPU's GHCB (IOIO exits); silent before the GHCB exists. */
 void arch_console_write(const char *buf, size_t len)
 {
-	struct svsm_vcpu *v = hw.core_started ? vcpu_current() : NULL;
+	struct ghcb_page *g = hw.core_started ? cpu_ghcb() : NULL;
 
-	if (v && v->ghcb_ready) {
-		ghcb_ioio_write(&v->ghcb, SERIAL_COM1, buf, len);
+	if (g) {
+		ghcb_ioio_write(g, SERIAL_COM1, buf, len);
 	}
 }
 
@@ -143,15 +153,15 @@ void arch_terminate(u8 reason_set, u8 reason_code)
 /* Run the guest's VMPL; when the hypervisor comes back, serve its request. */
 static SVSM_NORETURN void hw_request_loop(void)
 {
-	struct svsm_vcpu *v = vcpu_current();
+	struct ghcb_page *g = cpu_ghcb();
 	const struct svsm_boot_info *b = svsm_boot_params();
 
-	if (!v || !v->ghcb_ready) {
+	if (!g) {
 		log_error("no GHCB on the startup vCPU");
 		ghcb_msr_terminate(TERM_SET_SVSM, TERM_SVSM_BOOT);
 	}
 	for (;;) {
-		int rc = ghcb_run_vmpl(&v->ghcb, b->guest_vmpl);
+		int rc = ghcb_run_vmpl(g, b->guest_vmpl);
 		if (rc != GHCB_CLIENT_OK) {
 			log_error("run VMPL%u refused (%d)", b->guest_vmpl, rc);
 			ghcb_msr_terminate(TERM_SET_SVSM, TERM_SVSM_BOOT);
@@ -230,10 +240,8 @@ void platform_main(u32 entry, u32 pvh_info, u64 sev_status)
 	 * The image itself (code, data, secrets and CPUID pages) lies outside the SVSM region
 	 * the core manages: mark it as the SVSM's so that no guest call can touch it.
 	 */
-	core_lock();
 	owned_set((u64)__image_start, (u64)(ALIGN_UP((u64)__image_end, PAGE_SIZE) - (u64)__image_start) >> PAGE_SHIFT,
 		  true);
-	core_unlock();
 	/* Port I/O for the PIT goes through #VC and the GHCB, which exists now. */
 	clock_init();
 	hw_request_loop();

@@ -88,6 +88,7 @@ struct percpu {
 	bool in_vc;          /* a #VC is being handled on this CPU (nesting is fatal) */
 	u8 *tls_block;       /* this CPU's copy of the TLS image; %fs points past it */
 	u64 tls_size;
+	void *svsm_local;    /* the core's per-CPU pointer (arch_cpu_local) */
 };
 
 void percpu_init(u32 cpu_index, u32 apic_id);

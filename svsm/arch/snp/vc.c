@@ -66,9 +66,7 @@ static struct ghcb_page *vc_ghcb(void)
 	if (!vc_core_ghcb) {
 		return NULL; /* early boot: the core does not exist yet */
 	}
-	struct svsm_vcpu *v = vcpu_current();
-
-	return v && v->ghcb_ready ? &v->ghcb : NULL;
+	return cpu_ghcb();
 }
 
 static bool vc_cpuid(struct idt_frame *f)

@@ -108,6 +108,14 @@ void *arch_map_shared(u64 gpa);
 /* APIC ID of the vCPU executing this code. */
 u32 arch_cpu_apic_id(void);
 
+/*
+ * The core's per-CPU pointer: one slot for each CPU the SVSM runs on, NULL until the
+ * core sets it. The core keeps its own state for the CPU there (svsm/include/svsm/cpu.h):
+ * only code running on that CPU touches it.
+ */
+void *arch_cpu_local(void);
+void arch_cpu_set_local(void *p);
+
 /* Early console: write bytes before the GHCB is available (and on panic). */
 void arch_console_write(const char *buf, size_t len);
 

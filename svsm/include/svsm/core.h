@@ -1,15 +1,26 @@
 /*
- * Entry points of the SVSM core and the state it keeps: boot, the request handler,
- * vCPUs, the pages the SVSM owns, hostile-input-checked guest memory access, and the
- * protocol table.
+ * Entry points of the SVSM core and the state it keeps: boot, the request handler, the
+ * pages the SVSM owns and the protocol table. The guest vCPUs are in vcpu.h, the SVSM's
+ * per-CPU contexts in cpu.h, page claims in claim.h, guest memory in guestmem.h.
+ *
+ * Concurrency: every vCPU can be in the SVSM at once. No lock is held across a VMGEXIT
+ * or console output, and no code holds two locks at once, so there is no lock order:
+ * every lock is a leaf. They are the vCPU table's (vcpu.c), the log ring's (log.c), the
+ * mem_available flag's (core_protocol.c), the attestation registry's (services.c), the
+ * vTPM's (vtpm.c) and the allocators' own (docs/memory.md). What a call must hold across
+ * a VMGEXIT is claimed instead, and a second claimant gets SVSM_ERR_BUSY rather than
+ * waiting: guest pages (claim.h), the guest-request channel (greq.h), the console
+ * (log.c). Everything else is per CPU (cpu.h), atomic (ownership, counters), or
+ * immutable after boot (the protocol table, the boot parameters).
  */
 #ifndef SVSM_CORE_H
 #define SVSM_CORE_H
 
+#include <svsm/cpu.h>
 #include <svsm/ghcb_client.h>
 #include <svsm/types.h>
+#include <svsm/vcpu.h>
 
-#define SVSM_MAX_VCPUS 256
 #define SVSM_VERSION_STRING "0.1.0"
 #define SVSM_MAX_RAM_RANGES 8
 
@@ -65,56 +76,11 @@ int svsm_boot(const struct svsm_boot_info *info);
  */
 void svsm_request_handle(void);
 
-/* Per-vCPU state of one guest vCPU served by the SVSM. */
-struct svsm_vcpu {
-	u32 apic_id;
-	bool startup;          /* the boot vCPU: cannot be deleted */
-	u64 guest_vmsa_gpa;    /* VMSA of the guest at its VMPL */
-	u8 *vmsa;              /* the same page mapped into the SVSM (arch_phys_to_virt) */
-	u64 caa_gpa;           /* current calling area */
-	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
-	struct ghcb_page ghcb; /* the SVSM's GHCB on this vCPU (gpa 0 = none yet) */
-	bool ghcb_ready;
-	u64 calls;             /* SVSM calls served on this vCPU */
-	bool unlocked_work;    /* its call runs with core_lock released (core_unlocked_run) */
-};
-
-/* The vCPU that is executing, or NULL if the SVSM does not know it. */
-struct svsm_vcpu *vcpu_current(void);
-/* Lookups under the vCPU table lock's protection (callers hold core_lock). */
-struct svsm_vcpu *vcpu_find_apic(u32 apic_id);
-struct svsm_vcpu *vcpu_find_vmsa(u64 vmsa_gpa);
-/* True if @gpa's page is a guest VMSA or calling area of any vCPU. */
-bool vcpu_page_is_vmsa(u64 gpa);
-bool vcpu_page_is_caa(u64 gpa);
 /*
- * True if a page of [@gpa, @gpa + @len) (@len > 0, not wrapping) is a guest VMSA or
- * calling area of any vCPU: one pass over the table, whatever the length.
+ * Pages the SVSM owns: its region, GHCB pages, deposits (not guest-accessible). One bit
+ * per page, changed with atomic operations (any vCPU, no lock): a page becomes or stops
+ * being the SVSM's only while the changing call holds its claim (claim.h).
  */
-bool vcpu_range_has_vmsa(u64 gpa, u64 len);
-bool vcpu_range_has_caa(u64 gpa, u64 len);
-/*
- * True if [@gpa, @gpa + @len) overlaps the header (call_pending, mem_available, reserved:
- * bytes 0-7) of any vCPU's calling area, which the SVSM itself reads and writes.
- */
-bool vcpu_range_has_caa_header(u64 gpa, u64 len);
-/* True if no vCPU can be added (caller holds core_lock). */
-bool vcpu_table_full(void);
-/* Insert/remove (caller holds core_lock). Insert returns 0, -1 if full or duplicate. */
-int vcpu_insert(struct svsm_vcpu *v);
-void vcpu_remove(struct svsm_vcpu *v);
-/* Iterate: fills @out with up to @max vCPU pointers; returns the count. */
-u32 vcpu_list(struct svsm_vcpu **out, u32 max);
-/* Set up this vCPU's GHCB if it has none yet (lazy, on first entry of an AP). */
-int vcpu_ghcb_setup(struct svsm_vcpu *v);
-/* The startup vCPU's SEV_FEATURES (reference for CREATE_VCPU). */
-u64 vcpu_reference_sev_features(void);
-/* Free a vCPU entry and its GHCB (after vcpu_remove). */
-void vcpu_destroy(struct svsm_vcpu *v);
-/* Boot: empty table; @sev_features is the reference for CREATE_VCPU. */
-void vcpu_boot_init(u64 sev_features);
-
-/* Pages the SVSM owns: its region, GHCB pages, deposits (not guest-accessible). */
 int owned_init(u64 mem_size);
 bool owned_page(u64 gpa);
 /* True if any page of [gpa, gpa + len) is owned by the SVSM; false for len 0. */
@@ -127,8 +93,9 @@ u64 owned_mem_size(void);
 struct svsm_call {
 	u64 rax, rcx, rdx, r8, r9;
 	u8 caller_vmpl;
-	struct svsm_vcpu *vcpu;
-	bool vcpu_deleted;     /* the call deleted the calling vCPU itself */
+	struct svsm_vcpu *vcpu; /* the calling guest vCPU (a reference held for the call) */
+	struct svsm_cpu *cpu;   /* the SVSM's context on this CPU (its scratch, its GHCB) */
+	bool vcpu_deleted;      /* the call deleted the calling vCPU itself */
 };
 
 /* A protocol: its id, versions and handler (returns the RAX result). */
@@ -154,24 +121,25 @@ u32 protocol_dispatch(struct svsm_call *call);
 /* The core protocol (0). */
 u32 core_protocol_handle(u32 call_id, struct svsm_call *call);
 
-/* Serialises the core's mutable state (vCPU table, ownership, RMP changes). */
-void core_lock(void);
-void core_unlock(void);
-/* A fresh boot: the lock is free (a terminated machine may have left it taken). */
-void core_lock_reset(void);
 /*
- * From a handler (core_lock held): run @fn(@ctx) with core_lock released, for long work
- * that needs none of the core's state (the vTPM engine), so that other vCPUs' calls go
- * on meanwhile. @fn must not touch core state, guest memory or the calling vCPU; the
- * handler re-checks whatever it relies on afterwards. Until it returns, the calling
- * vCPU counts as running: DELETE_VCPU of its VMSA answers FAIL_INUSE.
+ * A fresh boot: every lock of the core is free (a terminated machine may have left one
+ * taken in the middle of a request).
  */
-void core_unlocked_run(struct svsm_call *call, void (*fn)(void *ctx), void *ctx);
+void core_lock_reset(void);
+
+/*
+ * Write the mem_available flag of the calling area @caa (as VMPL @vmpl), or with
+ * @with_pending its call_pending and mem_available bytes together (0, flag: the end of a
+ * call). The flag is computed and written under one leaf lock, so the last write is
+ * the current answer. core_mem_available_lock_reset frees that lock (core_lock_reset).
+ */
+void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending);
+void core_mem_available_lock_reset(void);
 
 /* Boot parameters kept for the handlers. */
 const struct svsm_boot_info *svsm_boot_params(void);
 
-/* Calls served per protocol (ids 0-3; others counted in slot 4) and results. */
+/* Calls served per protocol (ids 0-3; others counted in slot 4) and results (atomic counters). */
 struct svsm_counters {
 	u64 calls_by_protocol[5];
 	u64 errors;

@@ -30,6 +30,13 @@ void log_set_level(enum log_level level);
 size_t log_ring_read(char *buf, size_t size);
 /* Empty the ring buffer. */
 void log_ring_clear(void);
+/*
+ * Print what the ring holds and the console has not had yet, unless another CPU is
+ * printing (then that CPU prints it). Every message calls it; see log.c.
+ */
+void log_drain(void);
+/* A fresh boot or a terminated request: the log's lock and drainer flag are free. */
+void log_lock_reset(void);
 
 /*
  * Where the console bytes go: the core installs the GHCB IOIO writer once the GHCB is

@@ -101,17 +101,20 @@ enum vtpm_manifest_result {
  * the manifest is asked for and flushed right after; its public area is kept and given
  * out again until the endorsement seed changes (TPM2_ChangeEPS) or the SVSM reboots.
  * *@len is always set to the manifest's size when it is known. Runs the TPM engine:
- * call it WITHOUT core_lock held (core_unlocked_run()); it takes the vTPM lock.
+ * it takes the vTPM lock (a leaf: call it holding no other lock).
  */
 int vtpm_manifest(u8 *buf, u32 size, u32 *len);
 
 /*
  * Deferred engine work (the debounced state write). The platform calls it when it is
  * idle; @final = true when the SVSM is about to stop (everything is written). Returns 0,
- * or -1 if the engine could not write its state. Takes the vTPM lock; never call it with
- * core_lock held.
+ * or -1 if the engine could not write its state. Takes the vTPM lock (call it holding
+ * no other lock).
  */
 int vtpm_idle(bool final);
+
+/* A fresh boot or a terminated request: the vTPM lock is free. */
+void vtpm_lock_reset(void);
 
 /* The protocol handler (registered by vtpm_init). */
 u32 vtpm_protocol_handle(u32 call_id, struct svsm_call *call);

@@ -10,7 +10,7 @@
  * libsvsmcore.a.
  *
  * Locking: the engine is shared state of the whole SVSM. Every vtpm_engine_* call is
- * made by svsm/vtpm/vtpm.c with the vTPM lock held and core_lock NOT held; an engine
+ * made by svsm/vtpm/vtpm.c with the vTPM lock held and no other lock; an engine
  * never calls back into the core (no log, no guest memory, no VMGEXIT) while it runs.
  */
 #ifndef SVSM_VTPM_ENGINE_H

@@ -1,0 +1,117 @@
+/*
+ * The guest vCPUs the SVSM serves: one entry per guest VMSA (the startup vCPU's and every
+ * CREATE_VCPU's), with its APIC ID, VMPL, VMSA and calling area.
+ *
+ * Concurrency: the table has one lock (vcpu.c), held only for short scans and updates,
+ * never across a VMGEXIT. Entries are reference-counted: the table holds one reference,
+ * every user that found an entry holds one while it uses it; an entry removed from the
+ * table is freed when the last reference goes. An entry's fields are fixed once it is in
+ * the table, but for the calling area (REMAP_CA by its own vCPU, atomic) and the flags the
+ * table keeps under its lock.
+ */
+#ifndef SVSM_VCPU_H
+#define SVSM_VCPU_H
+
+#include <svsm/types.h>
+
+#define SVSM_MAX_VCPUS 256
+
+struct svsm_vcpu {
+	u32 apic_id;
+	bool startup;          /* the boot vCPU: cannot be deleted or replaced */
+	u64 guest_vmsa_gpa;    /* VMSA of the guest at its VMPL */
+	u8 *vmsa;              /* the same page mapped into the SVSM (arch_phys_to_virt) */
+	u64 caa_gpa;           /* current calling area (read with vcpu_caa) */
+	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
+	u64 calls;             /* SVSM calls served on this vCPU (only its own CPU counts) */
+	/* Kept by the table, under its lock. */
+	u32 refs;
+	bool retired;          /* replaced by a newer VMSA for its APIC ID; still a VMSA until deleted */
+	bool deleting;         /* DELETE_VCPU in progress: entries of its CPU find nothing */
+	bool removed;          /* out of the table: freed with the last reference */
+	bool in_call;          /* a call of this vCPU is being served */
+};
+
+/*
+ * The entry of the vCPU making the current entry into the SVSM (the newest VMSA of this
+ * CPU's APIC ID), with a reference, marked in a call until vcpu_leave. NULL if the SVSM
+ * does not know this APIC ID, or if the entry is already in a call (a second entry of the
+ * same vCPU cannot happen on hardware: spurious).
+ */
+struct svsm_vcpu *vcpu_enter(void);
+void vcpu_leave(struct svsm_vcpu *v);
+
+/* Entries with a reference (vcpu_put it): the newest for @apic_id, or the one with @vmsa_gpa. */
+struct svsm_vcpu *vcpu_get_apic(u32 apic_id);
+struct svsm_vcpu *vcpu_get_vmsa(u64 vmsa_gpa);
+void vcpu_put(struct svsm_vcpu *v);
+
+/* The calling area of @v (another CPU may be moving it), and its move by @v's own call. */
+u64 vcpu_caa(const struct svsm_vcpu *v);
+void vcpu_set_caa(struct svsm_vcpu *v, u64 gpa);
+
+/*
+ * Without references, for code that runs while no vCPU is in the SVSM (tests, the oracle,
+ * boot): the newest entry for @apic_id, the entry with @vmsa_gpa, all entries.
+ */
+struct svsm_vcpu *vcpu_find_apic(u32 apic_id);
+struct svsm_vcpu *vcpu_find_vmsa(u64 vmsa_gpa);
+u32 vcpu_list(struct svsm_vcpu **out, u32 max);
+
+/* True if @gpa's page is a guest VMSA or calling area of any entry. */
+bool vcpu_page_is_vmsa(u64 gpa);
+bool vcpu_page_is_caa(u64 gpa);
+/*
+ * True if a page of [@gpa, @gpa + @len) (@len > 0, not wrapping) is a guest VMSA or
+ * calling area of any entry: one pass over the table, whatever the length.
+ */
+bool vcpu_range_has_vmsa(u64 gpa, u64 len);
+bool vcpu_range_has_caa(u64 gpa, u64 len);
+/* The same, but a calling area of @except's APIC ID does not count (a replaced vCPU's own). */
+bool vcpu_range_has_caa_except(u64 gpa, u64 len, u32 except_apic);
+/*
+ * True if [@gpa, @gpa + @len) overlaps the header (call_pending, mem_available, reserved:
+ * bytes 0-7) of any vCPU's calling area, which the SVSM itself reads and writes.
+ */
+bool vcpu_range_has_caa_header(u64 gpa, u64 len);
+
+/* Results of vcpu_insert. */
+enum vcpu_insert_result {
+	VCPU_INSERTED = 0,
+	VCPU_TABLE_FULL = -1,
+	VCPU_APIC_TAKEN = -2,  /* by the startup vCPU, or by one at another VMPL */
+};
+
+/*
+ * Add @v (its table reference is the one it has). An entry already there for its APIC ID
+ * at the same VMPL is replaced: it becomes retired (Linux's CPU offline/online cycle: a
+ * new VMSA for the same APIC ID, the old one deleted afterwards). True capacity is
+ * checked here, under the lock.
+ */
+enum vcpu_insert_result vcpu_insert(struct svsm_vcpu *v);
+/* Would vcpu_insert of a vCPU at @vmpl for @apic_id succeed now? (A check before acting.) */
+enum vcpu_insert_result vcpu_insert_check(u32 apic_id, u8 vmpl);
+
+/*
+ * Deleting @t is two steps around the RMP change. vcpu_delete_begin marks it (its CPU's
+ * entries into the SVSM find no vCPU from now on) unless a call of it is being served on
+ * another CPU than @caller's (@caller may be @t itself: deleting one's own VMSA) or it is
+ * already being deleted; false then. vcpu_delete_end takes it out of the table if @done
+ * (the table's reference is dropped: it is freed with the last one), else unmarks it.
+ */
+bool vcpu_delete_begin(struct svsm_vcpu *t, const struct svsm_vcpu *caller);
+void vcpu_delete_end(struct svsm_vcpu *t, bool done);
+
+/*
+ * After the SVSM reduced VMPL rights (@vmpl_mask: bit n = VMPL n), ask for the flush the
+ * architecture requires of every vCPU running at those VMPLs: 0 in its VMSA's PCPU_ID,
+ * so that its next VMRUN drops the translations it cached (docs/architecture.md).
+ */
+void vcpu_flush_translations(u8 vmpl_mask);
+
+/* The startup vCPU's SEV_FEATURES (reference for CREATE_VCPU). */
+u64 vcpu_reference_sev_features(void);
+/* Boot: empty table; @sev_features is the reference for CREATE_VCPU. */
+void vcpu_boot_init(u64 sev_features);
+
+#endif
