@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -97,6 +98,12 @@ void *arch_map_shared(u64 gpa)
 u32 arch_cpu_apic_id(void)
 {
 	return arch_vcpu()->apic_id;
+}
+
+/* A vCPU thread waiting for a lock lets the holder (maybe preempted) run. */
+void arch_spin_backoff(void)
+{
+	sched_yield();
 }
 
 void *arch_cpu_local(void)

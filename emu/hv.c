@@ -422,6 +422,7 @@ static void hv_ap_creation_locked(struct emu_machine *m, struct emu_vcpu *v, str
 	if (t != v) {
 		t->vmpl = vmpl;
 		rmp_set_in_use(&m->rmp, vmsa_gpa, true);
+		emu_vcpu_vmrun(m, t, vmpl);
 	}
 	ghcb_set_sw_exit_info_1(g, 0);
 	ghcb_set_sw_exit_info_2(g, 0);

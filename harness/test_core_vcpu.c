@@ -164,12 +164,85 @@ static void test_create_sev_features_mismatch(void **state)
 	assert_int_equal(create(h, v, 1), SVSM_ERR_INVALID_PARAMETER);
 }
 
+/* The startup vCPU's APIC ID cannot be taken over. */
 static void test_create_duplicate_apic(void **state)
 {
 	struct hx *h = *state;
 	struct vc v = good(h);
 
 	assert_int_equal(create(h, v, 0), SVSM_ERR_INVALID_PARAMETER);
+	assert_false(hx_rmp(h, v.vmsa)->vmsa);
+}
+
+/*
+ * CREATE_VCPU for an APIC ID that has a vCPU at the same VMPL replaces it (Linux's CPU
+ * offline/online cycle): the new VMSA serves the APIC ID, may reuse the old calling area,
+ * and the old VMSA stays a VMSA until its own DELETE_VCPU.
+ */
+static void test_create_replaces_same_apic(void **state)
+{
+	struct hx *h = *state;
+	struct vc a = good(h);
+	struct vc b = good(h);
+
+	assert_int_equal(create(h, a, 5), SVSM_SUCCESS);
+	b.caa = a.caa;
+	assert_int_equal(create(h, b, 5), SVSM_SUCCESS);
+	assert_int_equal(vcpu_find_apic(5)->guest_vmsa_gpa, b.vmsa);
+	assert_true(hx_rmp(h, a.vmsa)->vmsa);
+	assert_true(hx_rmp(h, b.vmsa)->vmsa);
+	assert_non_null(vcpu_find_vmsa(a.vmsa));
+	assert_true(vcpu_find_vmsa(a.vmsa)->retired);
+	/* Old first, as Linux does; the APIC ID keeps its new vCPU. */
+	assert_int_equal(CORE(h, SVSM_CORE_DELETE_VCPU, a.vmsa, 0, 0, NULL), SVSM_SUCCESS);
+	assert_false(hx_rmp(h, a.vmsa)->vmsa);
+	assert_int_equal(vcpu_find_apic(5)->guest_vmsa_gpa, b.vmsa);
+	assert_int_equal(CORE(h, SVSM_CORE_DELETE_VCPU, b.vmsa, 0, 0, NULL), SVSM_SUCCESS);
+	assert_null(vcpu_find_apic(5));
+}
+
+/* A replacement must be at the same VMPL: an APIC ID's vCPU at another VMPL is not replaced. */
+static void test_create_replace_other_vmpl_refused(void **state)
+{
+	struct hx *h = *state;
+	struct vc a = good(h);
+	struct vc b = prepare(h, 2, EFER_SVME, EMU_SEV_FEATURES);
+
+	assert_int_equal(create(h, a, 5), SVSM_SUCCESS);
+	assert_int_equal(guest_rmpadjust(&h->g, b.caa, PAGE_SIZE_4K, 2, VMPL_PERM_READ | VMPL_PERM_WRITE), RMP_SUCCESS);
+	u64 rmp = hx_hash_rmp(h);
+	assert_int_equal(create(h, b, 5), SVSM_ERR_INVALID_PARAMETER);
+	assert_int_equal(hx_hash_rmp(h), rmp);
+	assert_int_equal(vcpu_find_apic(5)->guest_vmsa_gpa, a.vmsa);
+	/* Nor may a replacement take another APIC ID's calling area. */
+	struct vc c = good(h);
+	c.caa = a.caa;
+	assert_int_equal(create(h, c, 6), SVSM_ERR_INVALID_ADDRESS);
+}
+
+/* The whole cycle through the guest driver: the vCPU keeps calling, through its new VMSA. */
+static void test_cpu_offline_online(void **state)
+{
+	struct hx *h = *state;
+	struct svsm_vcpu *list[SVSM_MAX_VCPUS];
+	u64 old_vmsa, new_vmsa = 0;
+
+	assert_int_equal(guest_create_vcpu(&h->g, 3, &old_vmsa), SVSM_SUCCESS);
+	for (int cycle = 0; cycle < 3; cycle++) {
+		assert_int_equal(guest_cpu_offline_online(&h->g, 3, &new_vmsa), SVSM_SUCCESS);
+		assert_int_not_equal(new_vmsa, old_vmsa);
+		/* The old VMSA page is the guest's again, the new one is the vCPU's. */
+		assert_false(hx_rmp(h, old_vmsa)->vmsa);
+		assert_int_equal(hx_rmp(h, old_vmsa)->perms[1], VMPL_PERM_ALL);
+		assert_true(hx_rmp(h, new_vmsa)->vmsa);
+		assert_int_equal(vcpu_find_apic(3)->guest_vmsa_gpa, new_vmsa);
+		struct guest_regs r = {.rax = SVSM_CALL(0, SVSM_CORE_QUERY_PROTOCOL), .rcx = 1};
+		assert_int_equal(hx_call_vcpu(h, 3, &r), SVSM_SUCCESS);
+		assert_int_equal(r.rcx, (1ull << 32) | 1);
+		assert_oracle_clean(h);
+		old_vmsa = new_vmsa;
+	}
+	assert_int_equal(vcpu_list(list, SVSM_MAX_VCPUS), 2);
 }
 
 static void test_create_unvalidated_vmsa(void **state)
@@ -307,6 +380,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_svme_clear, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_sev_features_mismatch, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_duplicate_apic, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_replaces_same_apic, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_replace_other_vmpl_refused, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_offline_online, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_unvalidated_vmsa, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_outside_memory, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_running_vcpu_is_inuse, hx_setup, hx_teardown),

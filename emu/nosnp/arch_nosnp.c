@@ -97,6 +97,12 @@ u32 arch_cpu_apic_id(void)
 	return nosnp_vcpu()->apic_id;
 }
 
+/* Each vCPU is a real CPU here: keep spinning. */
+void arch_spin_backoff(void)
+{
+	__builtin_ia32_pause();
+}
+
 void *arch_cpu_local(void)
 {
 	return nosnp_vcpu()->svsm_local;

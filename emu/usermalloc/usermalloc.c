@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <malloc.h>
@@ -13,6 +14,12 @@
 #include <svsm/mm.h>
 #include <svsm/panic.h>
 #include <svsm/spinlock.h>
+
+/* The allocator's spinlocks back off through the arch layer: a waiting thread yields. */
+void arch_spin_backoff(void)
+{
+	sched_yield();
+}
 
 /*
  * The allocator sources are the SVSM core's, unchanged. This file plays the platform:

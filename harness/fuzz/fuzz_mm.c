@@ -9,6 +9,7 @@
 
 #include <svsm/mm.h>
 #include <svsm/panic.h>
+#include <svsm/spinlock.h>
 
 #include "fuzz_common.h"
 
@@ -46,6 +47,11 @@ static void *fuzz_withdrawn[FUZZ_MAX_WITHDRAWN];
 static size_t fuzz_withdrawn_count;
 
 /** A panic is a bug found: report it so the fuzzer (or the replay) records a crash. */
+/* The allocator's spinlocks back off through the arch layer (single-threaded here). */
+void arch_spin_backoff(void)
+{
+}
+
 void svsm_panic(const char *fmt, ...)
 {
 	va_list ap;

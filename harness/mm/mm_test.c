@@ -1,12 +1,14 @@
 /* Shared helpers of the allocator suites: arenas, svsm_panic caught with longjmp, patterns. */
 #include "mm/mm_test.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include <svsm/panic.h>
+#include <svsm/spinlock.h>
 
 static jmp_buf *mm_test_jmp;
 static char mm_test_msg[512];
@@ -32,6 +34,12 @@ void svsm_panic(const char *fmt, ...)
 }
 
 /** See mm_test.h. The previous arena is unmapped: only one allocator instance exists. */
+/* The allocator's spinlocks back off through the arch layer: a test thread yields. */
+void arch_spin_backoff(void)
+{
+	sched_yield();
+}
+
 void *mm_test_arena(size_t span_bytes)
 {
 	size_t align = 2 * MM_TEST_MIB;

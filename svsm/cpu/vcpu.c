@@ -92,6 +92,7 @@ struct svsm_vcpu *vcpu_enter(void)
 	if (v) {
 		v->refs++;
 		v->in_call = true;
+		v->entry_caa = vcpu_caa(v);
 	}
 	vcpus_unlock(l);
 	return v;
@@ -102,6 +103,7 @@ void vcpu_leave(struct svsm_vcpu *v)
 	struct vcpus_locked l = vcpus_lock();
 
 	v->in_call = false;
+	v->entry_caa = 0;
 	vcpus_unlock(l);
 	vcpu_put(v);
 }
@@ -191,17 +193,24 @@ static bool vcpu_scan(enum vcpu_scan_what what, u64 gpa, u64 len, bool skip, u32
 
 	for (u32 i = 0; i < vcpus.count && !hit; i++) {
 		const struct svsm_vcpu *v = vcpus.slots[i];
-		u64 caa = vcpu_caa(v);
-		switch (what) {
-		case SCAN_VMSA:
-			hit = vcpu_page_in(v->guest_vmsa_gpa, gpa, len);
-			break;
-		case SCAN_CAA:
-			hit = !(skip && v->apic_id == except) && vcpu_page_in(ALIGN_DOWN(caa, PAGE_SIZE), gpa, len);
-			break;
-		case SCAN_CAA_HEADER:
-			hit = len != 0 && gpa < caa + sizeof(struct svsm_list_hdr) && caa < gpa + len;
-			break;
+		/* Its current calling area, and the one its call in progress came through. */
+		u64 caas[2] = {vcpu_caa(v), v->entry_caa};
+		for (unsigned k = 0; k < 2 && !hit; k++) {
+			u64 caa = caas[k];
+			if (k == 1 && (caa == 0 || caa == caas[0])) {
+				break;
+			}
+			switch (what) {
+			case SCAN_VMSA:
+				hit = k == 0 && vcpu_page_in(v->guest_vmsa_gpa, gpa, len);
+				break;
+			case SCAN_CAA:
+				hit = !(skip && v->apic_id == except) && vcpu_page_in(ALIGN_DOWN(caa, PAGE_SIZE), gpa, len);
+				break;
+			case SCAN_CAA_HEADER:
+				hit = len != 0 && gpa < caa + sizeof(struct svsm_list_hdr) && caa < gpa + len;
+				break;
+			}
 		}
 	}
 	vcpus_unlock(l);

@@ -111,6 +111,12 @@ u32 arch_cpu_apic_id(void)
 	return percpu_this()->apic_id;
 }
 
+/* Each vCPU has its own physical CPU while it runs the SVSM: keep spinning. */
+void arch_spin_backoff(void)
+{
+	__builtin_ia32_pause();
+}
+
 void *arch_cpu_local(void)
 {
 	return percpu_this()->svsm_local;

@@ -114,6 +114,12 @@ u32 arch_cpu_apic_id(void);
  * only code running on that CPU touches it.
  */
 void *arch_cpu_local(void);
+/*
+ * A spinlock waiter has spun a while (svsm/include/svsm/spinlock.h): give the CPU away if
+ * the platform can (a hosted vCPU thread yields to the lock holder, which may have been
+ * preempted); on hardware a pause.
+ */
+void arch_spin_backoff(void);
 void arch_cpu_set_local(void *p);
 
 /* Early console: write bytes before the GHCB is available (and on panic). */

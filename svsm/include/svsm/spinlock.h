@@ -10,14 +10,24 @@ struct spinlock {
 
 #define SPINLOCK_INIT {0}
 
+void arch_spin_backoff(void);
+
+/* Spins between two arch_spin_backoff() calls of a waiter. */
+#define SPIN_BACKOFF_SPINS 256
+
 static inline void spin_lock(struct spinlock *l)
 {
 	for (;;) {
 		if (!__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
 			return;
 		}
+		unsigned spins = 0;
 		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
 			__builtin_ia32_pause();
+			if (++spins == SPIN_BACKOFF_SPINS) {
+				spins = 0;
+				arch_spin_backoff();
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ struct svsm_vcpu {
 	u64 guest_vmsa_gpa;    /* VMSA of the guest at its VMPL */
 	u8 *vmsa;              /* the same page mapped into the SVSM (arch_phys_to_virt) */
 	u64 caa_gpa;           /* current calling area (read with vcpu_caa) */
+	u64 entry_caa;         /* the calling area its call in progress came through (under the lock) */
 	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
 	u64 calls;             /* SVSM calls served on this vCPU (only its own CPU counts) */
 	/* Kept by the table, under its lock. */
@@ -58,7 +59,11 @@ struct svsm_vcpu *vcpu_find_apic(u32 apic_id);
 struct svsm_vcpu *vcpu_find_vmsa(u64 vmsa_gpa);
 u32 vcpu_list(struct svsm_vcpu **out, u32 max);
 
-/* True if @gpa's page is a guest VMSA or calling area of any entry. */
+/*
+ * True if @gpa's page is a guest VMSA or calling area of any entry. A calling area counts
+ * as long as a call that came through it is in progress: after REMAP_CA the end of that
+ * call still clears call_pending there, so nobody may make it theirs before.
+ */
 bool vcpu_page_is_vmsa(u64 gpa);
 bool vcpu_page_is_caa(u64 gpa);
 /*
