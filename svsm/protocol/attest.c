@@ -3,7 +3,8 @@
  *
  * Every field of the request is decoded and checked, and every guest page the call will
  * read or write is checked for the caller's rights, before anything is done; the only
- * work before a size answer is building the manifest in SVSM memory. Then the report is
+ * work before a size answer is building the manifest in SVSM memory (and, before that, the
+ * services' own preparation, with no lock held: the vTPM's EK). Then the report is
  * requested from the PSP with REPORT_DATA = SHA-512(nonce || manifest), and certificates,
  * manifest and report are written. RCX/RDX/R8 carry the manifest, certificate and report
  * sizes and are set before each size check, so that a guest can grow its buffers and call
@@ -278,6 +279,20 @@ static u32 attest_run(struct svsm_call *call, const struct attest_args *a)
 	return rc;
 }
 
+/* The services' slow work before their manifest (attest_services_prepare), without core_lock. */
+struct attest_prepare_work {
+	const u8 *guid;
+	u32 version;
+	u32 rc;
+};
+
+static void attest_prepare_run(void *ctx)
+{
+	struct attest_prepare_work *w = ctx;
+
+	w->rc = attest_services_prepare(w->guid, w->version);
+}
+
 u32 attest_protocol_handle(u32 call_id, struct svsm_call *call)
 {
 	struct attest_args a;
@@ -288,6 +303,18 @@ u32 attest_protocol_handle(u32 call_id, struct svsm_call *call)
 	u32 rc = attest_decode(call, call_id == SVSM_ATTEST_SINGLE_SERVICE, &a);
 	if (rc != SVSM_SUCCESS) {
 		return rc;
+	}
+	/*
+	 * A service may need slow work before its manifest exists (the vTPM makes its EK in
+	 * the TPM): done here, with no lock held, before the channel is claimed. Everything it
+	 * relies on is checked again afterwards (the registry when the manifest is built, the
+	 * caller's rights on the outputs in attest_run); the request and the nonce are in
+	 * private memory already.
+	 */
+	struct attest_prepare_work prep = {.guid = a.single ? a.guid : NULL, .version = a.version};
+	core_unlocked_run(call, attest_prepare_run, &prep);
+	if (prep.rc != SVSM_SUCCESS) {
+		return prep.rc;
 	}
 	int g = greq_claim();
 	if (g != GREQ_OK) {
