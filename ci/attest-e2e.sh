@@ -26,6 +26,7 @@ refuse() {
 
 nonce=$(printf '%02x' $(seq 0 63))
 test_service=3f1e9c5a-7b2d-4c8e-9a61-0d5b2e7f4c13
+vtpm_service=c476f1eb-0123-45a5-9641-b4e7dde5bfe3
 
 # Measurement without running, and the same digest recomputed from the launch log by Python.
 measurement=$("$emu" measure --launch-log "$work/launch.json") || bad "measure"
@@ -49,6 +50,20 @@ check "openssl (single service)" "$here/attest-openssl-verify.sh" "$work/single"
 cmp -s "$work/all/manifest.bin" "$work/single/manifest.bin" && bad "single and all manifests equal" || ok
 [ "$(head -c 16 "$work/single/manifest.bin" | od -An -tx1 | tr -d ' \n')" != "bb9e8463923d7046a1ff58f9c94b87bb" ] && ok \
 	|| bad "the single-service manifest starts with the GUID-table header"
+
+# The vTPM (svsm-emu has a TPM engine; the guest sends TPM2_Startup first, as firmware does):
+# SERVICES lists it first, SINGLE_SERVICE gives its EK's TPMT_PUBLIC (RSA-2048: 314 bytes).
+[ "$(od -An -tu4 -j 20 -N 4 "$work/all/manifest.bin" | tr -d ' ')" = 2 ] && ok || bad "SERVICES lists two services"
+[ "$(od -An -tx1 -j 24 -N 16 "$work/all/manifest.bin" | tr -d ' \n')" = "ebf176c42301a5459641b4e7dde5bfe3" ] && ok \
+	|| bad "the vTPM is the first entry of SERVICES"
+check "attest (vTPM)" "$emu" attest --nonce "$nonce" --out "$work/vtpm" --service "$vtpm_service"
+check "verify (vTPM)" "$emu" verify --dir "$work/vtpm" --measurement "$measurement"
+check "openssl (vTPM)" "$here/attest-openssl-verify.sh" "$work/vtpm" "$measurement"
+[ "$(stat -c %s "$work/vtpm/manifest.bin")" = 314 ] && [ "$(od -An -tx1 -N 2 "$work/vtpm/manifest.bin" | tr -d ' ')" = 0001 ] \
+	&& ok || bad "the vTPM manifest is an RSA TPMT_PUBLIC of 314 bytes"
+refuse "vTPM before TPM2_Startup" 1 "INVALID_REQUEST" "$emu" attest --nonce "$nonce" --out "$work/x" --service "$vtpm_service" --no-tpm-startup
+refuse "SERVICES before TPM2_Startup" 1 "INVALID_REQUEST" "$emu" attest --nonce "$nonce" --out "$work/x" --no-tpm-startup
+check "the test service without TPM2_Startup" "$emu" attest --nonce "$nonce" --out "$work/nostartup" --service "$test_service" --no-tpm-startup
 
 # A key hierarchy made for this machine (new ARK, ASK and VCEK): verifies against its own ARK,
 # not against the committed test ARK.
@@ -84,6 +99,14 @@ done
 refuse "unknown service" 1 "UNSUPPORTED_PROTOCOL" "$emu" attest --nonce "$nonce" --out "$work/x" --service 00000000-1111-2222-3333-444444444444
 refuse "nonce of 32 bytes" 1 "INVALID_PARAMETER" "$emu" attest --nonce "${nonce:0:64}" --out "$work/x"
 refuse "manifest version 1" 1 "INVALID_PARAMETER" "$emu" attest --nonce "$nonce" --out "$work/x" --service "$test_service" --manifest-version 1
+refuse "vTPM manifest version 1" 1 "INVALID_PARAMETER" "$emu" attest --nonce "$nonce" --out "$work/x" --service "$vtpm_service" --manifest-version 1
+# --tpm-state: the TPM's state directory is kept (a second run sees the same EK) and locked.
+check "attest --tpm-state" "$emu" attest --nonce "$nonce" --out "$work/tpm1" --service "$vtpm_service" --tpm-state "$work/tpm-state"
+check "attest --tpm-state again" "$emu" attest --nonce "$nonce" --out "$work/tpm2" --service "$vtpm_service" --tpm-state "$work/tpm-state"
+cmp -s "$work/tpm1/manifest.bin" "$work/tpm2/manifest.bin" && ok || bad "the same TPM state gives the same EK"
+cmp -s "$work/tpm1/manifest.bin" "$work/vtpm/manifest.bin" && bad "another TPM gives the same EK" || ok
+refuse "--tpm-state in use" 3 "in use" flock "$work/tpm-state/vtpm.lock" "$emu" attest --nonce "$nonce" --out "$work/x" \
+	--tpm-state "$work/tpm-state"
 refuse "attest without --out" 2 "needs --nonce HEX and --out DIR" "$emu" attest --nonce "$nonce"
 refuse "bad nonce hex" 2 "--nonce needs hex" "$emu" attest --nonce xyz --out "$work/x"
 refuse "bad policy" 2 "refused by the emulated firmware" "$emu" measure --policy 0x10000

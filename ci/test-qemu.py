@@ -2,7 +2,8 @@
 """Boot an SVSM image in QEMU (no SNP) and report its in-image tests like a cmocka suite.
 
 usage: ci/test-qemu.py --kernel IMAGE.elf [--timeout S] [--junit FILE] [--log FILE]
-                       [--accel auto|kvm|tcg] [--run [--expect pass|no-snp]] [--bench FILE.json]
+                       [--evidence DIR] [--accel auto|kvm|tcg] [--run [--expect pass|no-snp]]
+                       [--bench FILE.json]
 
 The image prints TAP on its serial port (ok N - name / not ok N - name, '# ' diagnostics
 before a failure) and leaves QEMU through isa-debug-exit: status 33 = pass, 35 = fail,
@@ -15,9 +16,14 @@ error" is repeated under TCG, and the output says so.
 (--expect pass: 33; --expect no-snp: 37, what build/svsm.elf must do without SNP).
 --bench: time QEMU start -> last test result (median of 3) under TCG and, when usable,
 KVM, and write them as a JSON list of {name, value, unit}.
+Attestation: the in-image test attest_services_report prints its evidence ("# evidence NAME
+OFFSET HEX" lines, "# evidence-end NAME LENGTH"); it is written to DIR (--evidence, default
+build/test-logs/qemu-attest) and verified on the host with OpenSSL by
+ci/image-attest-verify.py, reported as one more test, host_verifies_image_attestation.
 """
 import argparse
 import fcntl
+import subprocess as sp
 import json
 import os
 import re
@@ -36,6 +42,10 @@ KVM_GET_API_VERSION = 0xAE00
 KVM_CREATE_VM = 0xAE01
 RESULT = re.compile(r"^(not ok|ok) (\d+) - (\S+)(?: # (\d+) us)?")
 PLAN = re.compile(r"^1\.\.(\d+)")
+EVIDENCE = re.compile(r"^# evidence (\w+) (\d+) ([0-9a-f]+)$")
+EVIDENCE_END = re.compile(r"^# evidence-end (\w+) (\d+)$")
+EVIDENCE_TEST = "attest_services_report"
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def kvm_usable():
@@ -135,6 +145,49 @@ def parse_tap(lines):
     return plan, results, last, bail
 
 
+def collect_evidence(lines):
+    """{name: bytes} from the evidence lines, or (None, why) when they are incomplete."""
+    parts, ends = {}, {}
+    for _, line in lines:
+        m = EVIDENCE.match(line)
+        if m:
+            parts.setdefault(m.group(1), {})[int(m.group(2))] = bytes.fromhex(m.group(3))
+            continue
+        m = EVIDENCE_END.match(line)
+        if m:
+            ends[m.group(1)] = int(m.group(2))
+    out = {}
+    for name in ("nonce", "manifest", "report", "certs"):
+        if name not in ends:
+            return None, f"no evidence-end line for {name}"
+        data, off = b"", 0
+        while off < ends[name]:
+            chunk = parts.get(name, {}).get(off)
+            if not chunk:
+                return None, f"{name}: the line at offset {off} is missing"
+            data += chunk
+            off += len(chunk)
+        if len(data) != ends[name]:
+            return None, f"{name}: {len(data)} bytes, the image said {ends[name]}"
+        out[name] = data
+    return out, None
+
+
+def verify_evidence(lines, evidence_dir):
+    """Write the image's evidence to @evidence_dir and verify it on the host: (ok, [diagnostics])."""
+    ev, why = collect_evidence(lines)
+    if ev is None:
+        return False, [f"the image's attestation evidence is incomplete: {why}"]
+    os.makedirs(evidence_dir, exist_ok=True)
+    for name, data in ev.items():
+        with open(os.path.join(evidence_dir, f"{name}.bin"), "wb") as fh:
+            fh.write(data)
+    r = sp.run([sys.executable, os.path.join(HERE, "image-attest-verify.py"), evidence_dir],
+               stdout=sp.PIPE, stderr=sp.STDOUT, text=True)
+    diag = [l for l in r.stdout.splitlines() if l.strip()]
+    return r.returncode == 0, diag
+
+
 def write_junit(path, results, missing, wall, accel):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     failures = sum(1 for r in results if not r[1]) + len(missing)
@@ -183,6 +236,15 @@ def cmd_test(args):
         missing = [f"test_{i + 1}_not_reported" for i in range(len(results), plan)]
     if plan is None:
         missing = ["image_did_not_start_tests"]
+    image_failed = [r[0] for r in results if not r[1]] + missing
+    # The image's attestation, verified here with OpenSSL (a host-side test of its own).
+    if any(r[0] == EVIDENCE_TEST for r in results):
+        ok, diag = verify_evidence(lines, args.evidence)
+        results.append(("host_verifies_image_attestation", ok, 0.0, diag if not ok else []))
+        if ok:
+            print(f"test-qemu: the image's attestation verified on the host ({args.evidence}):")
+            for d in diag:
+                print(f"  {d}")
     total = len(results) + len(missing)
     print(f"[==========] qemu-image: running {plan if plan is not None else '?'} in-image test(s) "
           f"({accel}, {os.path.basename(args.kernel)}).")
@@ -206,7 +268,7 @@ def cmd_test(args):
         print(f"test-qemu: QEMU {why}; last lines:")
         for _, l in lines[-10:]:
             print(f"  | {l}")
-    elif (status == EXIT_PASS) != (not failed):
+    elif (status == EXIT_PASS) != (not image_failed):
         print(f"test-qemu: the image's exit code ({status}) disagrees with its results")
         verdict_ok = False
     last_txt = f"{last:.3f} s" if last is not None else "never"
@@ -261,6 +323,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--junit")
     ap.add_argument("--log")
+    ap.add_argument("--evidence", default=os.path.join("build", "test-logs", "qemu-attest"))
     ap.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
     ap.add_argument("--run", action="store_true")
     ap.add_argument("--expect", choices=sorted(EXPECT), default="pass")

@@ -8,7 +8,7 @@
 
 # svsm-emu and the suites find the committed fixtures (test keys, vectors) wherever they run.
 $(B)/obj/emu/cli/attest.o: HOSTED_CFLAGS += -DSVSM_EMU_FIXTURES='"$(abspath fixtures)"'
-ATTEST_SUITES := test_crypto test_attest test_greq test_psp test_verify tools/attest_bench
+ATTEST_SUITES := test_crypto test_attest test_greq test_psp test_verify test_minipsp tools/attest_bench
 $(ATTEST_SUITES:%=$(B)/obj/harness/%.o): HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
 
 ATTEST_TOOL := $(B)/tools/attest-fixtures

@@ -8,7 +8,8 @@
 #   make image              build/svsm.elf, build/svsm.bin, build/svsm-test.elf + checks
 #   make test-image-checks  only the checks (no undefined/libc/dynamic symbols, same core
 #                           objects, no emulator symbol or emu/ header in the production image)
-#   make test-qemu          boot build/svsm-test.elf in QEMU (KVM if usable, else TCG), TAP -> cmocka summary + JUnit
+#   make test-qemu          boot build/svsm-test.elf in QEMU (KVM if usable, else TCG), TAP -> cmocka summary + JUnit;
+#                           the image's attestation evidence verified on the host (ci/image-attest-verify.py)
 #   make run-image          boot the production image in QEMU without SNP: it must refuse (status 37)
 #   make launch-config      build/launch/qemu-snp.sh and build/launch/svsm-domain.xml for an SNP host
 #   make bench-image        build/bench/image.json (boot-to-last-result time; part of make bench)
@@ -42,9 +43,11 @@ IMG_CORE_SRCS := $(CORE_SRCS) $(FREESTANDING_ONLY_SRCS)
 IMG_HW_SRCS := svsm/arch/snp/hw.c
 IMG_ARCH_SRCS := $(filter-out $(IMG_HW_SRCS),$(sort $(wildcard svsm/arch/snp/*.c))) \
 	$(sort $(wildcard svsm/arch/snp/*.S))
-# The emulated machine's model (freestanding part of emu/) and the no-SNP platform that
+# The emulated machine's model (freestanding part of emu/), its PSP model (emu/minipsp/:
+# launch, guest messages, reports signed with ECDSA P-384) and the no-SNP platform that
 # runs it: the test image only.
-IMG_EMU_SRCS := emu/rmp.c emu/hv.c emu/machine.c emu/cpu.c emu/guest.c emu/oracle.c
+IMG_EMU_SRCS := emu/rmp.c emu/hv.c emu/machine.c emu/cpu.c emu/guest.c emu/oracle.c \
+	emu/minipsp/minipsp.c emu/minipsp/p384.c
 IMG_NOSNP_SRCS := $(sort $(wildcard emu/nosnp/*.c)) $(sort $(wildcard emu/nosnp/*.S))
 IMG_TEST_SRCS := $(sort $(wildcard harness/image/*.c))
 
@@ -55,8 +58,13 @@ IMG_HW_OBJS := $(call img_objs,$(IMG_HW_SRCS))
 IMG_EMU_OBJS := $(call img_objs,$(IMG_EMU_SRCS))
 IMG_NOSNP_OBJS := $(call img_objs,$(IMG_NOSNP_SRCS))
 IMG_TEST_OBJS := $(call img_objs,$(IMG_TEST_SRCS))
+# The PSP model's keys: the committed TEST keys of fixtures/attestation/keys as C, made by
+# the fixture tool (hosted, OpenSSL) so that the image's VCEK is the one its certificate
+# chain names.
+IMG_KEYS_C := $(IMG_B)/gen/nosnp_psp_keys.c
+IMG_KEYS_OBJ := $(IMG_B)/gen/nosnp_psp_keys.o
 IMG_PROD_OBJS := $(IMG_ARCH_OBJS) $(IMG_HW_OBJS) $(IMG_CORE_OBJS)
-IMG_TEST_ALL_OBJS := $(IMG_ARCH_OBJS) $(IMG_CORE_OBJS) $(IMG_EMU_OBJS) $(IMG_NOSNP_OBJS) $(IMG_TEST_OBJS)
+IMG_TEST_ALL_OBJS := $(IMG_ARCH_OBJS) $(IMG_CORE_OBJS) $(IMG_EMU_OBJS) $(IMG_NOSNP_OBJS) $(IMG_TEST_OBJS) $(IMG_KEYS_OBJ)
 
 $(IMG_B)/svsm/arch/%.o: svsm/arch/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -72,6 +80,13 @@ $(IMG_B)/emu/%.o: emu/%.c | $(DEPS_STAMP)
 
 $(IMG_B)/harness/%.o: harness/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
+	$(CC) $(IMG_EMU_CFLAGS) -c $< -o $@
+
+$(IMG_KEYS_C): $(ATTEST_TOOL) $(wildcard fixtures/attestation/keys/*)
+	@mkdir -p $(@D)
+	$(ATTEST_TOOL) image-keys fixtures/attestation/keys $@
+
+$(IMG_KEYS_OBJ): $(IMG_KEYS_C)
 	$(CC) $(IMG_EMU_CFLAGS) -c $< -o $@
 
 $(IMG_B)/%.o: %.S | $(DEPS_STAMP)
@@ -106,13 +121,13 @@ $(IMG_B)/core-cflags.txt: mk/image.mk Makefile
 test-image-checks: $(IMG_ELF) $(IMG_BIN) $(IMG_TEST_ELF) $(CORE_LIB) $(IMG_B)/core-objects.txt $(IMG_B)/core-cflags.txt
 	@ci/image-checks.sh --elf $(IMG_ELF) --bin $(IMG_BIN) --corelib $(CORE_LIB) \
 		--core-list $(IMG_B)/core-objects.txt --core-cflags $(IMG_B)/core-cflags.txt \
-		--core-deps "$(IMG_CORE_OBJS:.o=.d)" --emu-objs "$(IMG_EMU_OBJS) $(IMG_NOSNP_OBJS)" \
+		--core-deps "$(IMG_CORE_OBJS:.o=.d)" --emu-objs "$(IMG_EMU_OBJS) $(IMG_NOSNP_OBJS) $(IMG_KEYS_OBJ)" \
 		--also $(IMG_TEST_ELF)
 
 QEMU_TIMEOUT ?= 60
 test-qemu: $(IMG_TEST_ELF)
 	@python3 ci/test-qemu.py --kernel $(IMG_TEST_ELF) --timeout $(QEMU_TIMEOUT) --junit $(ROOT)/junit/qemu.xml \
-		--log $(ROOT)/test-logs/qemu.log
+		--log $(ROOT)/test-logs/qemu.log --evidence $(ROOT)/test-logs/qemu-attest
 
 # Without SNP the production image must say so and leave QEMU with status 37 (docs/image.md).
 run-image: $(IMG_ELF)

@@ -17,7 +17,8 @@ $(SVSM_EMU): LINK_LIBS := $(VTPM_EMU_LINK) $(LINK_LIBS) $(VTPM_LIBS)
 
 # --- suites (harness/vtpm/test_*.c) ----------------------------------------------------------
 # Each suite links the engine it tests: the scripted one (protocol), none (absent: the
-# core library's), or libtpms (engine, tools). tools and crash drive svsm-emu tpm-server.
+# core library's), or libtpms (engine, attest, tools). tools and crash drive svsm-emu
+# tpm-server (tools also svsm-emu attest).
 VTPM_SUITES := $(sort $(basename $(notdir $(wildcard harness/vtpm/test_*.c))))
 VTPM_SUITE_BINS := $(VTPM_SUITES:%=$(B)/tests/vtpm/%)
 VTPM_H := $(B)/obj/harness/vtpm
@@ -26,10 +27,14 @@ VTPM_LINK_test_vtpm_protocol := $(VTPM_H)/fake_engine.o $(VTPM_GUEST_OBJS)
 VTPM_LINK_test_vtpm_absent := $(VTPM_GUEST_OBJS)
 VTPM_LINK_test_vtpm_engine := $(VTPM_GUEST_OBJS) $(VTPM_ENGINE_OBJS) $(VTPM_H)/tpm_cmd.o
 VTPM_LINK_test_vtpm_tools := $(VTPM_GUEST_OBJS) $(VTPM_ENGINE_OBJS) $(VTPM_CLIENT_OBJS)
+VTPM_LINK_test_vtpm_attest := $(VTPM_GUEST_OBJS) $(VTPM_ENGINE_OBJS) $(VTPM_H)/tpm_cmd.o
+# Suites with the emulated PSP load the committed test keys.
+$(VTPM_H)/test_vtpm_attest.o $(VTPM_H)/test_vtpm_protocol.o: HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
 VTPM_LINK_test_vtpm_crash := $(VTPM_CLIENT_OBJS)
 VTPM_SERVER_SUITES := $(B)/tests/vtpm/test_vtpm_tools $(B)/tests/vtpm/test_vtpm_crash
 $(VTPM_SERVER_SUITES): $(SVSM_EMU)
 $(VTPM_H)/tpm_client.o: HOSTED_CFLAGS += -DVTPM_SVSM_EMU='"$(abspath $(SVSM_EMU))"'
+$(VTPM_H)/test_vtpm_tools.o: HOSTED_CFLAGS += -DVTPM_CI_DIR='"$(abspath ci)"' -DFIXTURES_DIR='"$(abspath fixtures)"'
 
 .SECONDEXPANSION:
 $(VTPM_SUITE_BINS): $(B)/tests/vtpm/%: $(VTPM_H)/%.o $$(VTPM_LINK_$$*) $(HARNESS_LIB) $(EMU_LIB) $(CORE_LIB)

@@ -19,6 +19,7 @@
 
 #include <svsm/log.h>
 #include <svsm/svsm_abi.h>
+#include <svsm/vtpm.h>
 
 #include "attest_cli.h"
 #include "attest_test_service.h"
@@ -27,6 +28,8 @@
 #include "machine.h"
 #include "psp/psp.h"
 #include "psp/verify.h"
+#include "vtpm/engine.h"
+#include "vtpm/tpm_guest.h"
 
 #ifndef SVSM_EMU_FIXTURES
 #define SVSM_EMU_FIXTURES "fixtures"
@@ -297,7 +300,8 @@ static void attest_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: svsm-emu attest --nonce HEX --out DIR [--service GUID] [--manifest-version N] [--certs]\n"
-		"                       [--keys DIR | --new-keys] [--mem MIB] [--policy POLICY] [--launch-log FILE]\n"
+		"                       [--keys DIR | --new-keys] [--tpm-state DIR] [--no-tpm-startup]\n"
+		"                       [--mem MIB] [--policy POLICY] [--launch-log FILE]\n"
 		"\n"
 		"Boot a machine with the emulated AMD Secure Processor, let the guest at VMPL1 ask the SVSM\n"
 		"for an attestation (SVSM_ATTEST_SERVICES, or SVSM_ATTEST_SINGLE_SERVICE with --service),\n"
@@ -307,13 +311,19 @@ static void attest_usage(FILE *f)
 		"\n"
 		"  --nonce HEX         the guest's nonce: 64 bytes (128 hex digits); the SVSM refuses others\n"
 		"  --out DIR           where to write (created if missing)\n"
-		"  --service GUID      attest one service; the machine has the emulator's test service\n"
+		"  --service GUID      attest one service: the vTPM " VTPM_SERVICE_GUID_STR "\n"
+		"                      (its manifest is the EK's TPMT_PUBLIC) or the emulator's test service\n"
 		"                      " ATTEST_TEST_SERVICE_GUID_STR "\n"
 		"  --manifest-version N  the single service's manifest version (default 0)\n"
 		"  --certs             ask for certificates: the PEM files then come from the table the\n"
 		"                      hypervisor returned through the SVSM (else from the PSP's keys)\n"
 		"  --keys DIR          the test key hierarchy (default %s/attestation/keys)\n"
 		"  --new-keys          generate a new ARK/ASK (RSA-4096) and VCEK (P-384) for this machine\n"
+		"  --tpm-state DIR     the vTPM's state directory (as svsm-emu tpm-server --state DIR, which\n"
+		"                      must not be running on it); default: a new TPM in memory\n"
+		"  --no-tpm-startup    the guest does not send TPM2_Startup before it asks (it does by\n"
+		"                      default, as firmware would): the vTPM cannot make its EK, and\n"
+		"                      every attestation that includes the vTPM is refused\n"
 		"  --mem, --policy, --launch-log  as for svsm-emu measure\n"
 		"\n"
 		"Exit status: 0 report written, 1 the SVSM or the PSP refused, 2 bad usage, 3 machine error.\n",
@@ -332,7 +342,8 @@ static const char *cli_svsm_error(u32 rax)
 	case SVSM_ERR_INVALID_PARAMETER:
 		return "INVALID_PARAMETER";
 	case SVSM_ERR_INVALID_REQUEST:
-		return "INVALID_REQUEST (the guest request to the PSP failed)";
+		return "INVALID_REQUEST (a service's manifest is unavailable, e.g. the vTPM before TPM2_Startup, "
+		       "or the guest request to the PSP failed)";
 	case SVSM_ERR_BUSY:
 		return "BUSY";
 	default:
@@ -370,6 +381,8 @@ struct attest_opts {
 	bool certs;
 	const char *keys;
 	bool new_keys;
+	const char *tpm_state;
+	bool no_tpm_startup;
 	struct cli_machine mo;
 };
 
@@ -420,6 +433,14 @@ static int attest_parse(int argc, char **argv, struct attest_opts *o)
 			i++;
 		} else if (!strcmp(a, "--new-keys")) {
 			o->new_keys = true;
+		} else if (!strcmp(a, "--tpm-state")) {
+			if (!val) {
+				return cli_error(EXIT_USAGE, "--tpm-state needs a directory");
+			}
+			o->tpm_state = val;
+			i++;
+		} else if (!strcmp(a, "--no-tpm-startup")) {
+			o->no_tpm_startup = true;
 		} else {
 			return cli_error(EXIT_USAGE, "attest: unknown option '%s' (try svsm-emu attest --help)", a);
 		}
@@ -432,6 +453,32 @@ static int attest_parse(int argc, char **argv, struct attest_opts *o)
 	}
 	if (o->keys && o->new_keys) {
 		return cli_error(EXIT_USAGE, "--keys and --new-keys exclude each other");
+	}
+	return 0;
+}
+
+/*
+ * What firmware does before an OS asks for evidence: TPM2_Startup(CLEAR) through the
+ * guest's vTPM driver, when the machine has a vTPM. 0, or -1 with a message.
+ */
+static int attest_tpm_startup(struct emu_guest *g)
+{
+	static const u8 startup_clear[12] = {0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0};
+	struct tpm_guest t;
+	u8 rsp[64];
+	u32 rsp_len = 0;
+
+	if (!vtpm_present()) {
+		return 0;
+	}
+	if (tpm_guest_init(&t, g, 0) != TPM_GUEST_OK ||
+	    tpm_guest_send(&t, 0, startup_clear, sizeof(startup_clear), rsp, sizeof(rsp), &rsp_len) != TPM_GUEST_OK ||
+	    rsp_len < 10) {
+		return cli_error(EXIT_MACHINE, "the guest could not send TPM2_Startup to the vTPM");
+	}
+	u32 rc = (u32)rsp[6] << 24 | (u32)rsp[7] << 16 | (u32)rsp[8] << 8 | rsp[9];
+	if (rc != 0) {
+		return cli_error(EXIT_MACHINE, "the vTPM answered TPM2_Startup with 0x%x", rc);
 	}
 	return 0;
 }
@@ -452,6 +499,7 @@ static int cmd_attest(int argc, char **argv)
 	if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
 		return cli_error(EXIT_USAGE, "cannot create '%s': %s", o.out, strerror(errno));
 	}
+	int status = 0;
 	char keys_dir[4096];
 	snprintf(keys_dir, sizeof(keys_dir), "%s", o.keys ? o.keys : SVSM_EMU_FIXTURES "/attestation/keys");
 	struct psp_config pc = {.keys_dir = o.new_keys ? NULL : keys_dir, .keep_launch_log = o.mo.launch_log != NULL};
@@ -469,20 +517,43 @@ static int cmd_attest(int argc, char **argv)
 		pc.chip.snp_spl = 22;
 		pc.chip.ucode_spl = 213;
 	}
+	struct vtpm_store *store = NULL;
+	if (o.tpm_state) {
+		store = vtpm_store_file_open(o.tpm_state, err, sizeof(err));
+		if (!store) {
+			return cli_error(EXIT_MACHINE, "--tpm-state: %s", err);
+		}
+	}
 	struct psp *p = psp_create(&pc, err, sizeof(err));
 	if (!p) {
+		if (store) {
+			store->ops->close(store);
+		}
 		return cli_error(EXIT_MACHINE, "cannot create the PSP: %s", err);
 	}
 	cli_machine_config(&o.mo, &cfg);
 	psp_attach(p, &cfg);
+	emu_vtpm_set_store(store);
 	struct emu_machine *m = emu_machine_create(&cfg, err, sizeof(err));
 	if (!m) {
 		psp_destroy(p);
+		emu_vtpm_shutdown();
+		emu_vtpm_set_store(NULL);
+		if (store) {
+			store->ops->close(store);
+		}
 		return cli_error(EXIT_MACHINE, "cannot start the machine: %s", err);
 	}
-	int status = 0;
+	if (o.tpm_state && !vtpm_present()) {
+		struct emu_vtpm_stats st;
+		emu_vtpm_get_stats(&st);
+		status = cli_error(EXIT_MACHINE, "--tpm-state: the vTPM did not start: %s", st.error);
+	}
 	struct guest_attest_result res;
 	memset(&res, 0, sizeof(res));
+	if (status) {
+		goto out;
+	}
 	m->term_jmp = &jb;
 	if (setjmp(jb) != 0) {
 		status = cli_error(EXIT_MACHINE, "the machine was terminated (reason set %u, code %u)", m->term_set,
@@ -492,6 +563,9 @@ static int cmd_attest(int argc, char **argv)
 	static struct emu_guest g;
 	if (guest_init(&g, m) != 0 || attest_test_service_register(m, NULL, 0) != 0) {
 		status = cli_error(EXIT_MACHINE, "cannot set up the guest");
+		goto out;
+	}
+	if (!o.no_tpm_startup && (status = attest_tpm_startup(&g)) != 0) {
 		goto out;
 	}
 	struct guest_attest_req req = {
@@ -550,7 +624,18 @@ static int cmd_attest(int argc, char **argv)
 out:
 	m->term_jmp = NULL;
 	guest_attest_result_free(&res);
+	/* What the TPM deferred is written before the machine goes (as tpm-server does). */
+	if (vtpm_idle(true) != 0 && !status) {
+		struct emu_vtpm_stats st;
+		emu_vtpm_get_stats(&st);
+		status = cli_error(EXIT_MACHINE, "the vTPM's state could not be saved: %s", st.error);
+	}
 	emu_machine_destroy(m);
+	emu_vtpm_shutdown();
+	emu_vtpm_set_store(NULL);
+	if (store) {
+		store->ops->close(store);
+	}
 	psp_destroy(p);
 	return status;
 }

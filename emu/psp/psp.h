@@ -200,6 +200,17 @@ int psp_sign_report(struct psp *p, struct snp_attestation_report *report);
 int psp_make_report(struct psp *p, const u8 report_data[SNP_REPORT_DATA_SIZE], u32 vmpl,
 		    struct snp_attestation_report *out);
 
+/* --- the test image's PSP model from these keys (emu/psp/minipsp_keys.c) ------------------ */
+
+struct minipsp_keys;
+/*
+ * The VCEK's private scalar, the chip's identity and the certificate table of @p for the
+ * freestanding model (emu/minipsp/); the table is @p's (valid while @p lives). 0 or -1.
+ */
+int psp_minipsp_keys(const struct psp *p, struct minipsp_keys *out);
+/* @k as C source defining `const struct minipsp_keys @name` (the test image's keys). 0 or -1. */
+int psp_minipsp_keys_write_c(const struct minipsp_keys *k, const char *name, FILE *f);
+
 /*
  * Encrypt @payload as a guest message of @type with VMPCK @vmpck and sequence number
  * @seqno into @page (a guest's side, for tests and tools). 0 or -1.

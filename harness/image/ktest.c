@@ -13,6 +13,7 @@ static const struct ktest_suite *const ktest_suites[] = {
 	&ktest_suite_hw,
 	&ktest_suite_mm,
 	&ktest_suite_core,
+	&ktest_suite_attest,
 };
 
 static unsigned ktest_failed_checks;
@@ -43,12 +44,18 @@ static struct ktest_env ktest_env;
 
 struct ktest_env *ktest_boot(void)
 {
-	struct ktest_env *e = &ktest_env;
 	struct emu_config cfg;
-	char err[160];
 
 	nosnp_config_default(&cfg);
-	e->m = nosnp_machine_boot(&cfg, err, sizeof(err));
+	return ktest_boot_cfg(&cfg);
+}
+
+struct ktest_env *ktest_boot_cfg(const struct emu_config *cfg)
+{
+	struct ktest_env *e = &ktest_env;
+	char err[160];
+
+	e->m = nosnp_machine_boot(cfg, err, sizeof(err));
 	if (!KCHECK(e->m != NULL, "machine boot: %s", err)) {
 		return NULL;
 	}

@@ -46,6 +46,8 @@ struct ktest_env {
 	char report[1024];
 };
 struct ktest_env *ktest_boot(void);
+/* The same with a configuration of the caller's (e.g. with a PSP attached). */
+struct ktest_env *ktest_boot_cfg(const struct emu_config *cfg);
 /* An SVSM call on the startup vCPU; RAX (low 32 bits) or ~0. The oracle must stay clean. */
 u64 ktest_call(struct ktest_env *e, u32 protocol, u32 call, u64 rcx, u64 rdx, u64 r8, struct guest_regs *out);
 /* Run core code directly as the SVSM (VMPL0 on the startup vCPU). */
@@ -57,5 +59,6 @@ extern const struct ktest_suite ktest_suite_arch;
 extern const struct ktest_suite ktest_suite_hw;
 extern const struct ktest_suite ktest_suite_mm;
 extern const struct ktest_suite ktest_suite_core;
+extern const struct ktest_suite ktest_suite_attest;
 
 #endif

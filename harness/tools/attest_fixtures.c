@@ -3,6 +3,8 @@
  *   attest-fixtures keys DIR          a new TEST key hierarchy (ARK, ASK, VCEK with keys)
  *   attest-fixtures golden KEYS DIR   golden vectors: one attestation the verifier accepts
  *                                     and tampered copies, each rejected for its own reason
+ *   attest-fixtures image-keys KEYS OUT.c   the keys of KEYS as C for the test image's PSP
+ *                                     model (emu/minipsp/; make image runs this)
  * Each golden case is a directory with report.bin, nonce.bin, manifest.bin, ark.pem,
  * ask.pem, vcek.pem, "expect" (the check that must fail, or "ok") and "args" (extra options
  * for svsm-emu verify). The outputs are committed; this only runs when they change.
@@ -21,6 +23,7 @@
 #include "guest.h"
 #include "guest_attest.h"
 #include "machine.h"
+#include "minipsp/minipsp.h"
 #include "psp/psp.h"
 #include "psp/verify.h"
 
@@ -239,6 +242,35 @@ static int cmd_golden(const char *keys, const char *out)
 	return 0;
 }
 
+/* The test image's PSP keys: the VCEK's scalar, the chip and the certificate table of KEYS. */
+static int cmd_image_keys(const char *keys, const char *out)
+{
+	struct psp_config pc = {.keys_dir = keys};
+	struct minipsp_keys k;
+	char err[256], tmp[4096];
+
+	struct psp *p = psp_create(&pc, err, sizeof(err));
+	if (!p) {
+		fprintf(stderr, "attest-fixtures: %s\n", err);
+		return 1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	FILE *f = fopen(tmp, "w");
+	int rc = f && psp_minipsp_keys(p, &k) == 0 && psp_minipsp_keys_write_c(&k, "nosnp_psp_keys", f) == 0 ? 0 : 1;
+	if (f && fclose(f) != 0) {
+		rc = 1;
+	}
+	if (rc == 0 && rename(tmp, out) != 0) {
+		rc = 1;
+	}
+	if (rc) {
+		fprintf(stderr, "attest-fixtures: cannot write %s\n", out);
+		remove(tmp);
+	}
+	psp_destroy(p);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "keys")) {
@@ -247,6 +279,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "golden")) {
 		return cmd_golden(argv[2], argv[3]);
 	}
-	fprintf(stderr, "usage: attest-fixtures keys DIR | golden KEYS DIR\n");
+	if (argc == 4 && !strcmp(argv[1], "image-keys")) {
+		return cmd_image_keys(argv[2], argv[3]);
+	}
+	fprintf(stderr, "usage: attest-fixtures keys DIR | golden KEYS DIR | image-keys KEYS OUT.c\n");
 	return 2;
 }

@@ -4,7 +4,8 @@
  * failures, buffers across pages, and pages the caller has no right to. A rejected call
  * leaves the buffer untouched and never reaches the engine. Also: while the TPM runs,
  * another vCPU's core calls go on (no lock of the core is held) and cannot delete the
- * busy vCPU.
+ * busy vCPU; and the vTPM's attestation service makes its EK with no lock held (not the
+ * attestation registry's, not the guest-request channel).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,12 +17,20 @@
 
 #include "../test_common.h"
 #include "fake_engine.h"
+#include "lib/hxa.h"
 #include "vtpm/tpm_guest.h"
 
 static int setup(void **state)
 {
 	fake_engine_reset();
 	return hx_setup(state);
+}
+
+/* For tests that boot their own machine. */
+static int setup_engine(void **state)
+{
+	fake_engine_reset();
+	return 0;
 }
 
 static void put_le32(u8 *p, u32 v)
@@ -497,6 +506,157 @@ static void test_rights_lost_while_running(void **state)
 	free(child);
 }
 
+/* --- the vTPM attestation service: its EK is made with no lock held --------------------- */
+
+#ifndef FIXTURES_DIR
+#define FIXTURES_DIR "fixtures"
+#endif
+
+static void put_be32(u8 *p, u32 v)
+{
+	p[0] = (u8)(v >> 24);
+	p[1] = (u8)(v >> 16);
+	p[2] = (u8)(v >> 8);
+	p[3] = (u8)v;
+}
+
+/* The scripted engine answers every command with a CreatePrimary success carrying an RSA public area. */
+static void fake_ek_response(void)
+{
+	const u32 pub = 314, len = 20 + pub;
+	u8 *r = fake_engine.rsp;
+
+	memset(r, 0, len);
+	r[0] = 0x80;
+	r[1] = 0x02; /* TPM_ST_SESSIONS */
+	put_be32(r + 2, len);
+	put_be32(r + 10, 0x80000000u); /* the object's handle */
+	put_be32(r + 14, 2 + pub);     /* parameterSize */
+	r[18] = (u8)(pub >> 8);
+	r[19] = (u8)pub;
+	r[21] = 0x01; /* TPM_ALG_RSA */
+	for (u32 i = 2; i < pub; i++) {
+		r[20 + i] = (u8)(0x5A ^ i);
+	}
+	fake_engine.rsp_len = len;
+}
+
+struct attest_busy {
+	struct hxa *a;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	bool done_in_engine; /* vCPU 0's calls completed while vCPU 1 was in the engine */
+	u64 query_rc;
+	u64 single_rc;
+	u64 single_rcx;
+};
+
+/* vCPU 0 while vCPU 1's EK is being made: a core call, and an attestation of another service. */
+static void *attest_busy_other(void *arg)
+{
+	struct attest_busy *b = arg;
+	struct guest_regs q = {.rax = SVSM_CALL(SVSM_PROTOCOL_CORE, SVSM_CORE_QUERY_PROTOCOL), .rcx = (1ull << 32) | 1};
+	struct guest_regs r = {0};
+
+	int s = guest_call(&b->a->h->g, 0, &q);
+	u64 single = hxa_write_req(b->a, true) == 0 ? hxa_call(b->a, SVSM_ATTEST_SINGLE_SERVICE, &r) : ~0ull;
+	pthread_mutex_lock(&b->mu);
+	b->query_rc = s == GUEST_OK ? q.rax : ~0ull;
+	b->single_rc = single;
+	b->single_rcx = r.rcx;
+	b->done = true;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+/* Inside the engine (the EK's CreatePrimary): vCPU 0's calls must complete before it returns. */
+static void attest_busy_hook(void *ctx)
+{
+	struct attest_busy *b = ctx;
+	pthread_t t;
+	struct timespec deadline;
+
+	fake_engine.hook = NULL; /* the FlushContext that follows runs through */
+	assert_int_equal(pthread_create(&t, NULL, attest_busy_other, b), 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60; /* a guard against a hang, not a measurement */
+	pthread_mutex_lock(&b->mu);
+	while (!b->done) {
+		if (pthread_cond_timedwait(&b->cv, &b->mu, &deadline) != 0) {
+			break;
+		}
+	}
+	bool done = b->done;
+	b->done_in_engine = done;
+	pthread_mutex_unlock(&b->mu);
+	if (done) {
+		pthread_join(t, NULL);
+	} else {
+		/* A lock this call holds blocks vCPU 0: the test fails below; let the thread go. */
+		pthread_detach(t);
+	}
+}
+
+/*
+ * SVSM_ATTEST_SERVICES on vCPU 1 makes the vTPM's EK (the service's prepare hook runs the
+ * TPM). Meanwhile vCPU 0's core call and its SINGLE_SERVICE attestation of the test
+ * service complete: the EK is made under no lock that they need (the
+ * registry's, the guest-request channel). Then vCPU 1's manifest holds the EK.
+ */
+static void test_attest_ek_made_unlocked(void **state)
+{
+	struct hxa_opts o = {.fixtures = FIXTURES_DIR};
+	struct hxa *a = hxa_boot(&o);
+	struct attest_busy b = {.a = a, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	u64 vmsa = 0;
+
+	assert_non_null(a);
+	assert_true(vtpm_present());
+	hxa_prepare(a, false);
+	assert_int_equal(guest_create_vcpu(&a->h->g, 1, &vmsa), SVSM_SUCCESS);
+	/* vCPU 1's request, nonce and buffers in pages of its own. */
+	u64 req = hx_page(a->h), report = hx_page(a->h), manifest = hx_page(a->h);
+	struct svsm_attest_req r1 = {
+		.report_gpa = report,
+		.report_size = PAGE_SIZE,
+		.nonce_gpa = req + 0x800,
+		.nonce_size = SVSM_ATTEST_NONCE_SIZE,
+		.manifest_gpa = manifest,
+		.manifest_size = PAGE_SIZE,
+	};
+	u8 nonce[SVSM_ATTEST_NONCE_SIZE];
+	memset(nonce, 0x3C, sizeof(nonce));
+	assert_int_equal(guest_write(&a->h->g, req, &r1, sizeof(r1)), 0);
+	assert_int_equal(guest_write(&a->h->g, req + 0x800, nonce, sizeof(nonce)), 0);
+
+	fake_ek_response();
+	fake_engine.hook = attest_busy_hook;
+	fake_engine.hook_ctx = &b;
+	struct guest_regs r = {.rax = SVSM_CALL(SVSM_PROTOCOL_ATTEST, SVSM_ATTEST_SERVICES), .rcx = req, .rdx = ~0ull, .r8 = ~0ull};
+	u64 rc = hx_call_vcpu(a->h, 1, &r);
+	assert_true(b.done_in_engine);
+	assert_int_equal(b.query_rc, SVSM_SUCCESS);
+	assert_int_equal(b.single_rc, SVSM_SUCCESS);
+	assert_int_equal(b.single_rcx, strlen(ATTEST_TEST_SERVICE_DEFAULT));
+	assert_int_equal(rc, SVSM_SUCCESS);
+	assert_int_equal(fake_engine.calls, 2); /* CreatePrimary, FlushContext */
+	assert_oracle_clean(a->h);
+
+	u8 m[PAGE_SIZE];
+	static const u8 vtpm_guid[16] = SVSM_VTPM_SERVICE_GUID;
+	assert_true(r.rcx <= sizeof(m));
+	assert_int_equal(guest_read(&a->h->g, manifest, m, r.rcx), 0);
+	const struct svsm_manifest_hdr *hdr = (const void *)m;
+	const struct svsm_manifest_entry *e = (const void *)(m + sizeof(*hdr));
+	assert_int_equal(hdr->count, 2);
+	assert_memory_equal(e[0].guid, vtpm_guid, 16);
+	assert_int_equal(e[0].size, 314);
+	assert_memory_equal(m + e[0].offset, fake_engine.rsp + 20, 314);
+	hxa_shutdown(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_buffer_not_callers, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_engine_runs_unlocked, setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_rights_lost_while_running, setup, hx_teardown),
+		cmocka_unit_test_setup(test_attest_ek_made_unlocked, setup_engine),
 	};
 
 	return cmocka_run_group_tests_name("vtpm_protocol", tests, NULL, NULL);

@@ -285,6 +285,52 @@ static void test_ek_matches_manifest(void **state)
 	SH_OK("t tpm2_startup -c");
 }
 
+#ifndef VTPM_CI_DIR
+#define VTPM_CI_DIR "ci"
+#endif
+#ifndef FIXTURES_DIR
+#define FIXTURES_DIR "fixtures"
+#endif
+
+/*
+ * What a verifier does: create the EK from the default template through the bridge with
+ * tpm2-tools, then take an attestation of the vTPM service of the same TPM (svsm-emu
+ * attest --service <vTPM GUID> on its state directory) and check that its manifest is
+ * that EK's TPMT_PUBLIC, that the report verifies under the pinned test ARK, and that
+ * REPORT_DATA = SHA-512(nonce || manifest) (svsm-emu verify, and the openssl command
+ * line alone). Another TPM's attestation does not match the EK.
+ */
+static void test_verifier_checks_attested_ek(void **state)
+{
+	const char *emu = tpm_svsm_emu();
+	const char *nonce = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+			    "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+	static char failed[sizeof(S.out) + 32];
+
+	failed[0] = 0;
+
+	SH_OK("t tpm2_createek -c ekv.ctx -G rsa -u ekv.pub");
+	assert_int_equal(tpm_server_stop(&S.server), 0);
+	/* Every step runs, the server comes back whatever happened, then the verdict. */
+	int rc = sh("set -e; %s attest --nonce %s --out att --service %s --tpm-state %s;"
+		    /* ekv.pub is a TPM2B_PUBLIC: a 2-byte size, then the TPMT_PUBLIC the manifest holds. */
+		    " tail -c +3 ekv.pub > ekv.tpmt; test -s ekv.tpmt; cmp ekv.tpmt att/manifest.bin;"
+		    " %s verify --dir att --ark %s/attestation/keys/ark.pem | grep -q report_data;"
+		    " %s/attest-openssl-verify.sh att | grep -q 'REPORT_DATA OK';"
+		    /* The same check against another TPM (a new one in memory) fails at the EK. */
+		    " %s attest --nonce %s --out other --service %s; ! cmp -s ekv.tpmt other/manifest.bin",
+		    emu, nonce, VTPM_SERVICE_GUID_STR, S.state, emu, FIXTURES_DIR, VTPM_CI_DIR, emu, nonce,
+		    VTPM_SERVICE_GUID_STR);
+	if (rc != 0) {
+		snprintf(failed, sizeof(failed), "exit %d:\n%s", rc, S.out);
+	}
+	assert_int_equal(start_server(), 0);
+	SH_OK("t tpm2_startup -c");
+	if (failed[0]) {
+		fail_msg("%s", failed);
+	}
+}
+
 /* A restart of tpm-server is a power cycle: NV and persistent keys stay, PCRs start over. */
 static void test_state_across_restart(void **state)
 {
@@ -462,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_nv),
 		cmocka_unit_test(test_quote_checkquote),
 		cmocka_unit_test(test_ek_matches_manifest),
+		cmocka_unit_test(test_verifier_checks_attested_ek),
 		cmocka_unit_test(test_state_across_restart),
 		cmocka_unit_test(test_platform_port),
 		cmocka_unit_test(test_server_robustness),

@@ -70,12 +70,15 @@ void attest_services_reset(void)
 	registry.count = 0;
 }
 
-/* A service's data of @version into @buf (@room bytes); *@len its length. False if too big. */
+/*
+ * A service's data of @version into @buf (@room bytes); *@len its length. False if too big
+ * or unavailable (ATTEST_MANIFEST_UNAVAILABLE is above any room).
+ */
 static bool services_data(const struct attest_service *s, u32 version, u8 *buf, u32 room, u32 *len)
 {
 	u32 n = s->manifest(s, version, buf, room);
 
-	if (n > room) {
+	if (n == ATTEST_MANIFEST_UNAVAILABLE || n > room) {
 		return false;
 	}
 	*len = n;
@@ -83,6 +86,40 @@ static bool services_data(const struct attest_service *s, u32 version, u8 *buf, 
 }
 
 static const u8 manifest_guid[16] = SVSM_MANIFEST_GUID;
+
+u32 attest_services_prepare(const u8 *guid, u32 version)
+{
+	const struct attest_service *todo[SVSM_ATTEST_MAX_SERVICES];
+	u32 n = 0;
+	u32 rc = SVSM_SUCCESS;
+
+	/* Which hooks, decided under the lock; run after it was released. */
+	spin_lock(&registry.lock);
+	if (!guid) {
+		version = 0;
+		for (u32 i = 0; i < registry.count; i++) {
+			if (registry.slots[i]->prepare) {
+				todo[n++] = registry.slots[i];
+			}
+		}
+	} else {
+		int i = services_find(guid);
+		if (i < 0) {
+			rc = SVSM_ERR_UNSUPPORTED_PROTOCOL;
+		} else if (version > registry.slots[i]->max_manifest_version) {
+			rc = SVSM_ERR_INVALID_PARAMETER;
+		} else if (registry.slots[i]->prepare) {
+			todo[n++] = registry.slots[i];
+		}
+	}
+	spin_unlock(&registry.lock);
+	for (u32 k = 0; k < n && rc == SVSM_SUCCESS; k++) {
+		if (todo[k]->prepare(todo[k], version) != 0) {
+			rc = SVSM_ERR_INVALID_REQUEST;
+		}
+	}
+	return rc;
+}
 
 /* The GUID table: header, entries in registration order, then each service's data. */
 static u32 services_table(u8 *buf, u32 cap, u32 *size)

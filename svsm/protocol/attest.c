@@ -3,7 +3,8 @@
  *
  * Every field of the request is decoded and checked, and every guest page the call will
  * read or write is checked for the caller's rights, before anything is done; the only
- * work before a size answer is building the manifest in SVSM memory. Then the report is
+ * work before a size answer is building the manifest in SVSM memory (and, before that, the
+ * services' own preparation, with no lock held: the vTPM's EK). Then the report is
  * requested from the PSP with REPORT_DATA = SHA-512(nonce || manifest), and certificates,
  * manifest and report are written. RCX/RDX/R8 carry the manifest, certificate and report
  * sizes and are set before each size check, so that a guest can grow its buffers and call
@@ -286,6 +287,17 @@ u32 attest_protocol_handle(u32 call_id, struct svsm_call *call)
 		return SVSM_ERR_UNSUPPORTED_CALL;
 	}
 	u32 rc = attest_decode(call, call_id == SVSM_ATTEST_SINGLE_SERVICE, &a);
+	if (rc != SVSM_SUCCESS) {
+		return rc;
+	}
+	/*
+	 * A service may need slow work before its manifest exists (the vTPM makes its EK in
+	 * the TPM): done here, with no lock held, before the channel is claimed. Everything it
+	 * relies on is checked again afterwards (the registry when the manifest is built, the
+	 * caller's rights on the outputs in attest_run); the request and the nonce are in
+	 * private memory already.
+	 */
+	rc = attest_services_prepare(a.single ? a.guid : NULL, a.version);
 	if (rc != SVSM_SUCCESS) {
 		return rc;
 	}

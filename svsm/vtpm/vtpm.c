@@ -1,17 +1,26 @@
 /*
  * The vTPM protocol (2): SVSM_VTPM_QUERY and SVSM_VTPM_CMD over the TPM engine the build
- * linked (svsm/include/svsm/vtpm_engine.h), and the vTPM's service manifest (the EK).
+ * linked (svsm/include/svsm/vtpm_engine.h), and the vTPM's attestation service (its
+ * manifest is the EK's public area).
  *
  * Locking. The engine is one TPM shared by every vCPU. vtpm_lock serialises it and the
- * state below (the EK cache, the manifest's scratch buffer). A command is checked and
- * copied in with no lock held, the TPM runs under vtpm_lock, and the response is written
- * back with no lock held: TPM work never holds up another vCPU's core calls. vtpm_lock
- * is a leaf: nothing else is taken under it, and nothing runs under it that logs or
+ * manifest's scratch buffer. A command is checked and copied in with no lock held, the
+ * TPM runs under vtpm_lock, and the response is written back with no lock held: TPM work
+ * never holds up another vCPU's core calls. Nothing runs under vtpm_lock that logs or
  * exits to the hypervisor (the console goes through GHCB IOIO), so it is never held
- * across a VMGEXIT. Each command has its own buffer (a page from the allocator),
- * so vCPUs share no scratch memory outside vtpm_lock.
+ * across a VMGEXIT. Each command has its own buffer (a page from the allocator), so vCPUs
+ * share no scratch memory outside vtpm_lock.
+ *
+ * The EK cache (vtpm.ek*) has a leaf lock of its own, vtpm_ek_lock, held only to copy or
+ * clear it: taken under vtpm_lock (the EK was made or TPM2_ChangeEPS succeeded) and under
+ * the attestation registry's lock (the service's manifest callback copies the cached EK),
+ * never around anything else. Lock order: vtpm_lock -> vtpm_ek_lock and registry ->
+ * vtpm_ek_lock. The EK itself is made by the service's prepare hook, which the
+ * attestation handler runs with no lock held (attest.h): slow TPM work never runs under
+ * the registry's lock or the guest-request channel.
  */
 #include <svsm/arch.h>
+#include <svsm/attest.h>
 #include <svsm/core.h>
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
@@ -23,9 +32,7 @@
 #include <svsm/vtpm_engine.h>
 
 /* c476f1eb-0123-45a5-9641-b4e7dde5bfe3, first three groups little-endian (UEFI order). */
-const u8 vtpm_service_guid[VTPM_SERVICE_GUID_SIZE] = {
-	0xeb, 0xf1, 0x76, 0xc4, 0x23, 0x01, 0xa5, 0x45, 0x96, 0x41, 0xb4, 0xe7, 0xdd, 0xe5, 0xbf, 0xe3,
-};
+const u8 vtpm_service_guid[VTPM_SERVICE_GUID_SIZE] = SVSM_VTPM_SERVICE_GUID;
 
 /* TPM 2.0 numbers the SVSM itself uses (TPM 2.0 Library, part 2). */
 #define TPM_ST_NO_SESSIONS 0x8001u
@@ -41,14 +48,28 @@ const u8 vtpm_service_guid[VTPM_SERVICE_GUID_SIZE] = {
 #define VTPM_EK_MAX 1024u
 
 static SVSM_STATE struct spinlock vtpm_lock = SPINLOCK_INIT;
+static SVSM_STATE struct spinlock vtpm_ek_lock = SPINLOCK_INIT;
 static SVSM_STATE struct {
 	bool present;  /* protocol 2 registered; set once at boot */
-	bool ek_valid; /* ek[] holds the current EK's public area */
-	u32 ek_len;
-	u8 ek[VTPM_EK_MAX];
+	bool ek_valid; /* ek[] holds the current EK's public area (vtpm_ek_lock) */
+	u32 ek_len;    /* (vtpm_ek_lock) */
+	u8 ek[VTPM_EK_MAX]; /* (vtpm_ek_lock) */
 } vtpm;
 /* CreatePrimary/FlushContext of the manifest (under vtpm_lock). */
 static SVSM_SCRATCH u8 vtpm_scratch[VTPM_BUFFER_SIZE];
+
+static int vtpm_service_prepare(const struct attest_service *s, u32 version);
+static u32 vtpm_service_manifest(const struct attest_service *s, u32 version, u8 *buf, u32 size);
+
+/* The vTPM in the attestation protocol's services manifest (registered when present). */
+static const struct attest_service vtpm_attest_service = {
+	.guid = SVSM_VTPM_SERVICE_GUID,
+	.name = "vTPM",
+	.max_manifest_version = VTPM_MANIFEST_VERSION,
+	.prepare = vtpm_service_prepare,
+	.manifest = vtpm_service_manifest,
+};
+_Static_assert(sizeof(vtpm_attest_service.guid) == VTPM_SERVICE_GUID_SIZE, "vTPM service GUID");
 
 static const struct svsm_protocol vtpm_protocol = {
 	.id = SVSM_PROTOCOL_VTPM,
@@ -142,7 +163,9 @@ struct vtpm_work {
 static void vtpm_note_command(u32 cc, const u8 *rsp, u32 rsp_len)
 {
 	if (cc == TPM_CC_CHANGE_EPS && rsp_len >= VTPM_TPM_HEADER_SIZE && vtpm_get_be32(rsp + 6) == 0) {
+		spin_lock(&vtpm_ek_lock);
 		vtpm.ek_valid = false;
+		spin_unlock(&vtpm_ek_lock);
 	}
 }
 
@@ -277,7 +300,7 @@ static u32 vtpm_run_own(u32 cmd_len, u32 *rsp_len)
 	return vtpm_get_be32(vtpm_scratch + 6);
 }
 
-/* Create the EK, keep its public area, flush it. */
+/* Create the EK, keep its public area, flush it (under vtpm_lock). */
 static int vtpm_ek_create(void)
 {
 	u32 rsp_len = 0;
@@ -292,6 +315,7 @@ static int vtpm_ek_create(void)
 	u32 handle = vtpm_get_be32(vtpm_scratch + 10);
 	u32 pub_len = vtpm_get_be16(vtpm_scratch + 18);
 	int result = VTPM_MANIFEST_OK;
+	spin_lock(&vtpm_ek_lock);
 	if (pub_len < 2 || pub_len > VTPM_EK_MAX || 20 + pub_len > rsp_len ||
 	    vtpm_get_be16(vtpm_scratch + 20) != TPM_ALG_RSA) {
 		result = VTPM_MANIFEST_TPM_ERROR;
@@ -299,6 +323,8 @@ static int vtpm_ek_create(void)
 		memcpy(vtpm.ek, vtpm_scratch + 20, pub_len);
 		vtpm.ek_len = pub_len;
 	}
+	vtpm.ek_valid = false;
+	spin_unlock(&vtpm_ek_lock);
 
 	u8 *p = vtpm_put_be16(vtpm_scratch, TPM_ST_NO_SESSIONS);
 	p = vtpm_put_be32(p, 14);
@@ -307,28 +333,85 @@ static int vtpm_ek_create(void)
 	if (vtpm_run_own(14, &rsp_len) != 0) {
 		result = VTPM_MANIFEST_TPM_ERROR;
 	}
-	vtpm.ek_valid = result == VTPM_MANIFEST_OK;
+	if (result == VTPM_MANIFEST_OK) {
+		spin_lock(&vtpm_ek_lock);
+		vtpm.ek_valid = true;
+		spin_unlock(&vtpm_ek_lock);
+	}
 	return result;
 }
 
-/* See vtpm.h. */
-int vtpm_manifest(u8 *buf, u32 size, u32 *len)
+/* Make the EK unless it is known (runs the TPM: no lock but vtpm_lock may be held). */
+static int vtpm_ek_ensure(void)
 {
 	if (!vtpm.present) {
 		return VTPM_MANIFEST_NO_TPM;
 	}
 	spin_lock(&vtpm_lock);
-	int result = vtpm.ek_valid ? VTPM_MANIFEST_OK : vtpm_ek_create();
-	if (result == VTPM_MANIFEST_OK) {
-		*len = vtpm.ek_len;
-		if (!buf || size < vtpm.ek_len) {
-			result = VTPM_MANIFEST_TOO_SMALL;
-		} else {
-			memcpy(buf, vtpm.ek, vtpm.ek_len);
-		}
-	}
+	spin_lock(&vtpm_ek_lock);
+	bool known = vtpm.ek_valid;
+	spin_unlock(&vtpm_ek_lock);
+	int result = known ? VTPM_MANIFEST_OK : vtpm_ek_create();
 	spin_unlock(&vtpm_lock);
 	return result;
+}
+
+/*
+ * Copy the cached EK into @buf if it fits; its length, or ATTEST_MANIFEST_UNAVAILABLE when
+ * there is none (never made, or forgotten by TPM2_ChangeEPS since).
+ */
+static u32 vtpm_ek_copy(u8 *buf, u32 size)
+{
+	u32 len = ATTEST_MANIFEST_UNAVAILABLE;
+
+	spin_lock(&vtpm_ek_lock);
+	if (vtpm.ek_valid) {
+		len = vtpm.ek_len;
+		if (buf && len <= size) {
+			memcpy(buf, vtpm.ek, len);
+		}
+	}
+	spin_unlock(&vtpm_ek_lock);
+	return len;
+}
+
+/* See vtpm.h. */
+int vtpm_manifest(u8 *buf, u32 size, u32 *len)
+{
+	int result = vtpm_ek_ensure();
+	if (result != VTPM_MANIFEST_OK) {
+		return result;
+	}
+	u32 n = vtpm_ek_copy(buf, size);
+	if (n == ATTEST_MANIFEST_UNAVAILABLE) {
+		/* TPM2_ChangeEPS from another vCPU in between: the EK asked for is gone. */
+		return VTPM_MANIFEST_TPM_ERROR;
+	}
+	*len = n;
+	return n <= size && buf ? VTPM_MANIFEST_OK : VTPM_MANIFEST_TOO_SMALL;
+}
+
+/*
+ * The attestation service. prepare: make the EK (the TPM's work, with no lock of the
+ * attestation protocol or the core held; attest.h). It fails while the TPM cannot create
+ * it: before the guest's TPM2_Startup, or when the guest set an endorsement password,
+ * disabled the endorsement hierarchy or filled the object slots. The call then answers
+ * INVALID_REQUEST, for SERVICES as for SINGLE_SERVICE: the SVSM never hands out a manifest
+ * that leaves out, or empties, the entry of a service that exists (docs/vtpm.md).
+ */
+static int vtpm_service_prepare(const struct attest_service *s, u32 version)
+{
+	(void)s;
+	(void)version; /* only version 0 exists (max_manifest_version) */
+	return vtpm_ek_ensure() == VTPM_MANIFEST_OK ? 0 : -1;
+}
+
+/* manifest: the cached EK's TPMT_PUBLIC, copied under the leaf lock only. */
+static u32 vtpm_service_manifest(const struct attest_service *s, u32 version, u8 *buf, u32 size)
+{
+	(void)s;
+	(void)version;
+	return vtpm_ek_copy(buf, size);
 }
 
 /* --- boot and idle ---------------------------------------------------------------------- */
@@ -343,6 +426,7 @@ bool vtpm_present(void)
 void vtpm_lock_reset(void)
 {
 	vtpm_lock = (struct spinlock)SPINLOCK_INIT;
+	vtpm_ek_lock = (struct spinlock)SPINLOCK_INIT;
 }
 
 /* See vtpm.h. */
@@ -365,6 +449,10 @@ void vtpm_init(void)
 		return;
 	}
 	vtpm.present = true;
+	/* The boot reset the registry (svsm_boot): nothing of an earlier boot is left in it. */
+	if (attest_service_register(&vtpm_attest_service) != 0) {
+		log_error("vTPM: cannot register the vTPM service for attestation");
+	}
 	log_info("vTPM: protocol 2 ready (TPM 2.0, waiting for TPM2_Startup from the guest)");
 }
 

@@ -236,6 +236,12 @@ void platform_main(u32 entry, u32 pvh_info, u64 sev_status)
 		/* Guest RAM: everything but the legacy ROM/MMIO hole. */
 		.ram_count = 2,
 		.ram = {{0, 0xA0000}, {0x100000, snp_launch.mem_size - 0x100000}},
+		/*
+		 * The launch's SECRETS and CPUID pages (the image's first two pages, identity
+		 * mapped): with VMPCK0 from the secrets page the core offers attestation.
+		 */
+		.secrets_gpa = (u64)snp_secrets_page,
+		.cpuid_gpa = (u64)snp_cpuid_page,
 	};
 	hw.core_started = true;
 	vc_use_core_ghcb();

@@ -81,16 +81,36 @@ _Static_assert(sizeof(struct svsm_manifest_entry) == 24, "manifest entry");
 #define SVSM_ATTEST_MANIFEST_MAX 0x4000u
 #define SVSM_ATTEST_MAX_SERVICES 8u
 
+/* What a service's manifest callback returns when it has no data to give right now. */
+#define ATTEST_MANIFEST_UNAVAILABLE 0xFFFFFFFFu
+
 /*
- * An attestable service. @manifest writes the service's manifest data of @version into
- * @buf (@size bytes available) and returns its length; a length above @size means "this
- * many bytes are needed" and nothing was written. It runs under the registry's lock,
- * must not VMGEXIT, and must return the same bytes for two calls in a row.
+ * An attestable service.
+ *
+ * @prepare (optional) does the slow work the service's manifest needs (the vTPM creates
+ * its endorsement key in the TPM). The attestation handler runs it before it builds the
+ * manifest, with no lock held: not the registry's, not the guest-request
+ * channel, so other vCPUs' calls go on while it runs. It is run for every service of an
+ * SVSM_ATTEST_SERVICES call (version 0) and for the named service of an
+ * SVSM_ATTEST_SINGLE_SERVICE call (the requested version, already checked). Returns 0, or
+ * -1 when the manifest cannot be given now: the call then answers INVALID_REQUEST.
+ *
+ * @manifest writes the service's manifest data of @version into @buf (@size bytes
+ * available) and returns its length; a length above @size means "this many bytes are
+ * needed" and nothing was written; ATTEST_MANIFEST_UNAVAILABLE means the data is not there
+ * (what @prepare made was lost again meanwhile): the call answers INVALID_REQUEST. It runs
+ * under the registry's lock: it may only copy what @prepare left (taking at most a leaf
+ * lock of its own), never VMGEXIT or run long work, and must return the same bytes for two
+ * calls in a row.
+ *
+ * A registered service is kept by pointer and may be called after it was unregistered
+ * (a call that started before): its storage must stay valid, as static storage does.
  */
 struct attest_service {
 	u8 guid[16];
 	const char *name;
 	u32 max_manifest_version; /* SINGLE_SERVICE accepts versions 0..max */
+	int (*prepare)(const struct attest_service *s, u32 version);
 	u32 (*manifest)(const struct attest_service *s, u32 version, u8 *buf, u32 size);
 	void *ctx;
 };
@@ -106,11 +126,21 @@ int attest_service_unregister(const u8 guid[16]);
 void attest_services_reset(void);
 
 /*
+ * Run the @prepare hooks a manifest will need (@guid NULL: every service's, for
+ * SVSM_ATTEST_SERVICES; else that service's for @version), with no lock held while they
+ * run: call it holding no lock and without the guest-request channel. Returns
+ * SVSM_SUCCESS, UNSUPPORTED_PROTOCOL (no such service), INVALID_PARAMETER (version above
+ * the service's) or INVALID_REQUEST (a hook failed: the manifest cannot be given now).
+ */
+u32 attest_services_prepare(const u8 *guid, u32 version);
+
+/*
  * Build the manifest of SVSM_ATTEST_SERVICES (@guid NULL: the GUID table of every
  * service) or of SVSM_ATTEST_SINGLE_SERVICE (@guid: that service's own data of @version)
- * into @buf (@cap bytes). Returns SVSM_SUCCESS with *@size set, or the SVSM error of the
- * call: UNSUPPORTED_PROTOCOL (no such service), INVALID_PARAMETER (version above the
- * service's), INVALID_REQUEST (larger than @cap).
+ * into @buf (@cap bytes), under the registry's lock. Returns SVSM_SUCCESS with *@size set,
+ * or the SVSM error of the call: UNSUPPORTED_PROTOCOL (no such service), INVALID_PARAMETER
+ * (version above the service's), INVALID_REQUEST (larger than @cap, or a service's data
+ * is unavailable: attest_services_prepare did not run or its result was lost).
  */
 u32 attest_manifest_build(const u8 *guid, u32 version, u8 *buf, u32 cap, u32 *size);
 

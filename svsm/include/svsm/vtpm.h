@@ -72,6 +72,7 @@ struct svsm_call;
 
 /* The vTPM service of the attestation protocol: c476f1eb-0123-45a5-9641-b4e7dde5bfe3. */
 #define VTPM_SERVICE_GUID_SIZE 16u
+#define VTPM_SERVICE_GUID_STR "c476f1eb-0123-45a5-9641-b4e7dde5bfe3"
 extern const u8 vtpm_service_guid[VTPM_SERVICE_GUID_SIZE];
 #define VTPM_MANIFEST_VERSION 0u
 
@@ -101,7 +102,9 @@ enum vtpm_manifest_result {
  * the manifest is asked for and flushed right after; its public area is kept and given
  * out again until the endorsement seed changes (TPM2_ChangeEPS) or the SVSM reboots.
  * *@len is always set to the manifest's size when it is known. Runs the TPM engine:
- * it takes the vTPM lock (a leaf: call it holding no other lock).
+ * it takes the vTPM lock (call it holding no other lock). When the vTPM is present it is
+ * also registered as an attestation service (attest.h) with this manifest: its prepare
+ * hook makes the EK, its manifest callback copies the cached one.
  */
 int vtpm_manifest(u8 *buf, u32 size, u32 *len);
 
