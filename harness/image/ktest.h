@@ -57,5 +57,6 @@ extern const struct ktest_suite ktest_suite_arch;
 extern const struct ktest_suite ktest_suite_hw;
 extern const struct ktest_suite ktest_suite_mm;
 extern const struct ktest_suite ktest_suite_core;
+extern const struct ktest_suite ktest_suite_smp;
 
 #endif
