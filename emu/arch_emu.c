@@ -99,6 +99,11 @@ u32 arch_cpu_apic_id(void)
 	return arch_vcpu()->apic_id;
 }
 
+bool arch_cpu_present(u32 apic_id)
+{
+	return emu_cpu_present(arch_machine(), apic_id);
+}
+
 void *arch_cpu_local(void)
 {
 	return arch_vcpu()->svsm_local;

@@ -97,6 +97,11 @@ u32 arch_cpu_apic_id(void)
 	return nosnp_vcpu()->apic_id;
 }
 
+bool arch_cpu_present(u32 apic_id)
+{
+	return emu_cpu_present(nosnp_m(), apic_id);
+}
+
 void *arch_cpu_local(void)
 {
 	return nosnp_vcpu()->svsm_local;

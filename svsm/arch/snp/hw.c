@@ -120,6 +120,14 @@ u32 arch_cpu_apic_id(void)
 	return percpu_this()->apic_id;
 }
 
+/* See arch.h: a CPU of the launch whose VMPL0 context came up (GHCB registered, loop running). */
+bool arch_cpu_present(u32 apic_id)
+{
+	const struct percpu *pc = percpu_find_apic(apic_id);
+
+	return pc && percpu_state(pc) == PERCPU_READY;
+}
+
 void *arch_cpu_local(void)
 {
 	return percpu_this()->svsm_local;
