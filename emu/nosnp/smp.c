@@ -330,7 +330,8 @@ static bool nosnp_ap_start(struct percpu *pc)
 		.stack = pc->stack_top,
 		.cpu_index = pc->cpu_index,
 	};
-	u64 off = (u64)(nosnp_trampoline_params - nosnp_trampoline_start);
+	/* Labels of one blob (smp_entry.S): compared as addresses. */
+	u64 off = (u64)nosnp_trampoline_params - (u64)nosnp_trampoline_start;
 	u32 sipi = ICR_STARTUP | (u32)(NOSNP_TRAMPOLINE_BASE >> 12);
 
 	memcpy(phys(NOSNP_TRAMPOLINE_BASE + off), &p, sizeof(p));
@@ -387,7 +388,7 @@ u32 nosnp_smp_start(void)
 	idt_set_gate(NOSNP_SPURIOUS_VECTOR, (u64)nosnp_spurious_isr);
 	lapic_enable();
 	memcpy(phys(NOSNP_TRAMPOLINE_BASE), nosnp_trampoline_start,
-	       (size_t)(nosnp_trampoline_end - nosnp_trampoline_start));
+	       (size_t)((u64)nosnp_trampoline_end - (u64)nosnp_trampoline_start));
 	u32 next = 1;
 	for (u32 i = 0; i < MIN(n, (u32)SNP_MAX_CPUS); i++) {
 		if (ids[i] == bsp_apic) {

@@ -90,9 +90,9 @@ void idt_init(void)
 	idt_load();
 }
 
-void idt_set_gate(u8 vector, u64 handler)
+void idt_set_gate(unsigned vector, u64 handler)
 {
-	if (vector >= 32) {
+	if (vector >= 32 && vector < ARRAY_COUNT(idt)) {
 		idt[vector] = idt_gate_for(handler, 0);
 	}
 }

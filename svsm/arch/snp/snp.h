@@ -220,7 +220,7 @@ void idt_load(void);
  * @vector (32-255), for interrupts a platform takes (emu/nosnp: the wake-up IPI). Only
  * before APs start: the table is shared.
  */
-void idt_set_gate(u8 vector, u64 handler);
+void idt_set_gate(unsigned vector, u64 handler);
 /* This CPU's counters. */
 void idt_get_stats(struct idt_stats *out);
 /* The IDT's base and limit (what LIDT loads; for an AP's VMSA). */
