@@ -3,6 +3,7 @@
  * INIT-SIPI-SIPI (copied to NOSNP_TRAMPOLINE_BASE below 1 MiB by emu/nosnp/smp.c), and
  * the interrupt entries of the wake-up IPI that ends an AP's HLT.
  */
+/* NOSNP_TRAMPOLINE_BASE of nosnp.h (the STARTUP IPI's vector is this >> 12). */
 #define TRAMPOLINE_BASE 0x8000
 /* The address a label of the trampoline has once it is copied to TRAMPOLINE_BASE. */
 #define T(label) ((label) - nosnp_trampoline_start + TRAMPOLINE_BASE)

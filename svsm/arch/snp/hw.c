@@ -11,7 +11,6 @@
 #include <svsm/log.h>
 #include <svsm/mm.h>
 #include <svsm/string.h>
-#include <svsm/vmsa.h>
 
 #include "insn.h"
 #include "snp.h"
