@@ -83,9 +83,9 @@ fi
 # Production holds no emulator: no symbol that an emu/ object of the test image defines
 # (the emulated machine, the guest driver, the oracle, the no-SNP platform) may appear in
 # it. The list comes from those objects' own symbol tables; the platform seam, which both
-# platforms define, is the only exception: the arch_* functions of arch.h and
-# platform_main (svsm/arch/snp/snp.h).
-seam_names=$( (grep -oE '\barch_[a-z0-9_]+\(' svsm/include/svsm/arch.h | tr -d '('; echo platform_main) | sort -u)
+# platforms define, is the only exception: the arch_* functions of arch.h,
+# platform_main and platform_ap_main (svsm/arch/snp/snp.h).
+seam_names=$( (grep -oE '\barch_[a-z0-9_]+\(' svsm/include/svsm/arch.h | tr -d '('; echo platform_main; echo platform_ap_main) | sort -u)
 # shellcheck disable=SC2086
 emu_syms=$(nm --defined-only -g $emu_objs | awk 'NF == 3 {print $3}' | sort -u | comm -23 - <(echo "$seam_names"))
 emu_count=$(echo "$emu_syms" | grep -c . || true)

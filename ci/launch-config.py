@@ -4,7 +4,8 @@
 usage: ci/launch-config.py IMAGE.elf IMAGE.bin OUTDIR
 
 Reads the image's launch layout from its symbols and its .snp.launch section (entry,
-secrets page, CPUID page, memory size, SVSM region, calling area, guest VMPL) and writes
+secrets page, CPUID page, memory size, SVSM region, calling area, guest VMPL, vCPU count
+and APIC IDs) and writes
   OUTDIR/qemu-snp.sh       the QEMU command line for an SEV-SNP host (commented)
   OUTDIR/svsm-domain.xml   a libvirt domain with <launchSecurity type='sev-snp'>
   OUTDIR/layout.txt        the launch layout, for the IGVM packer and for measurement
@@ -18,8 +19,10 @@ import struct
 import subprocess
 import sys
 
-LAUNCH_FMT = "<IIQQQQQQQQQB7x"
+MAX_CPUS = 64           # SNP_MAX_CPUS (svsm/arch/snp/snp.h)
+LAUNCH_FMT = f"<IIQQQQQQQQQB7xII{MAX_CPUS}I"
 LAUNCH_MAGIC = 0x48434E4C
+LAUNCH_VERSION = 2
 CBITPOS = 51            # Milan, Genoa, Turin
 REDUCED_PHYS_BITS = 1
 POLICY = 0x30000        # SMT allowed, reserved bit 17; no debug, no migration agent
@@ -47,10 +50,17 @@ def launch_params(elf):
         raw = fh.read(struct.calcsize(LAUNCH_FMT))
     v = struct.unpack(LAUNCH_FMT, raw)
     keys = ["magic", "version", "mem_size", "svsm_base", "svsm_size", "caa_gpa", "guest_rip", "guest_rsp",
-            "guest_cr0", "guest_cr3", "guest_cr4", "guest_vmpl"]
+            "guest_cr0", "guest_cr3", "guest_cr4", "guest_vmpl", "cpu_count", "reserved2"]
     p = dict(zip(keys, v))
     if p["magic"] != LAUNCH_MAGIC:
         sys.exit(f"launch-config: bad launch parameter magic {p['magic']:#x}")
+    if p["version"] < LAUNCH_VERSION:
+        sys.exit(f"launch-config: launch parameters version {p['version']}, need {LAUNCH_VERSION} (vCPU list)")
+    if not 1 <= p["cpu_count"] <= MAX_CPUS:
+        sys.exit(f"launch-config: vCPU count {p['cpu_count']} outside 1..{MAX_CPUS}")
+    p["apic_ids"] = list(v[len(keys):len(keys) + p["cpu_count"]])
+    if len(set(p["apic_ids"])) != len(p["apic_ids"]):
+        sys.exit(f"launch-config: APIC IDs {p['apic_ids']} are not distinct")
     p["address"] = addr
     return p
 
@@ -79,6 +89,8 @@ def main():
         "caa_gpa": p["caa_gpa"],
         "guest_vmpl": p["guest_vmpl"],
         "guest_rip": p["guest_rip"],
+        "cpu_count": p["cpu_count"],
+        "apic_ids": ",".join(str(a) for a in p["apic_ids"]),
     }
     with open(os.path.join(out, "layout.txt"), "w") as fh:
         fh.write("# SNP launch layout of the SVSM image (docs/image.md); addresses are guest-physical\n")
@@ -106,7 +118,10 @@ args=(
 	-enable-kvm
 	# A CPU model the SNP firmware accepts (its CPUID page is checked by the AMD-SP).
 	-cpu EPYC-v4
-	-smp 1
+	# The launch parameters name {p['cpu_count']} vCPU(s), APIC IDs {",".join(str(a) for a in p["apic_ids"])}: the SVSM starts a
+	# VMPL0 context on each AP and refuses CREATE_VCPU for any other APIC ID. QEMU numbers
+	# the APIC IDs of -smp N from 0 (no sockets/threads options given).
+	-smp {p['cpu_count']}
 	-m {mem_mib}M
 	# Guest memory from a memfd: KVM backs private pages with guest_memfd, shared ones here.
 	-object memory-backend-memfd,id=ram1,size={mem_mib}M,share=true,prealloc=false
@@ -138,7 +153,7 @@ exec qemu-system-x86_64 "${{args[@]}}" "$@"
     <source type='memfd'/>
     <access mode='shared'/>
   </memoryBacking>
-  <vcpu placement='static'>1</vcpu>
+  <vcpu placement='static'>{p['cpu_count']}</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
   </os>

@@ -2,7 +2,7 @@
 """Boot an SVSM image in QEMU (no SNP) and report its in-image tests like a cmocka suite.
 
 usage: ci/test-qemu.py --kernel IMAGE.elf [--timeout S] [--junit FILE] [--log FILE]
-                       [--evidence DIR] [--accel auto|kvm|tcg] [--run [--expect pass|no-snp]]
+                       [--evidence DIR] [--accel auto|kvm|tcg] [--smp N] [--run [--expect pass|no-snp]]
                        [--bench FILE.json]
 
 The image prints TAP on its serial port (ok N - name / not ok N - name, '# ' diagnostics
@@ -20,6 +20,8 @@ Attestation: the in-image test attest_services_report prints its evidence ("# ev
 OFFSET HEX" lines, "# evidence-end NAME LENGTH"); it is written to DIR (--evidence, default
 build/test-logs/qemu-attest) and verified on the host with OpenSSL by
 ci/image-attest-verify.py, reported as one more test, host_verifies_image_attestation.
+--smp: the VM's CPUs (default 4): the test image starts every one and its smp suite runs
+SVSM calls from all of them at once (docs/image.md).
 """
 import argparse
 import fcntl
@@ -76,13 +78,16 @@ def kvm_usable():
         os.close(fd)
 
 
+SMP = 4
+
+
 def qemu_command(kernel, accel):
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         sys.exit("test-qemu: qemu-system-x86_64 not found (Debian package qemu-system-x86)")
     cpu = "host" if accel == "kvm" else "max"
     return [qemu, "-nodefaults", "-display", "none", "-no-reboot", "-m", "128M",
-            "-accel", accel, "-cpu", cpu, "-serial", "stdio",
+            "-accel", accel, "-cpu", cpu, "-smp", str(SMP), "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel]
 
 
@@ -318,6 +323,7 @@ def cmd_bench(args):
 
 
 def main():
+    global SMP
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--timeout", type=float, default=60)
@@ -328,7 +334,9 @@ def main():
     ap.add_argument("--run", action="store_true")
     ap.add_argument("--expect", choices=sorted(EXPECT), default="pass")
     ap.add_argument("--bench")
+    ap.add_argument("--smp", type=int, default=SMP)
     args = ap.parse_args()
+    SMP = args.smp
     if args.bench:
         return cmd_bench(args)
     if args.run:

@@ -106,6 +106,11 @@ void arch_spin_backoff(void)
 	sched_yield();
 }
 
+bool arch_cpu_present(u32 apic_id)
+{
+	return emu_cpu_present(arch_machine(), apic_id);
+}
+
 void *arch_cpu_local(void)
 {
 	return arch_vcpu()->svsm_local;

@@ -252,6 +252,11 @@ void *emu_cpu_map_shared(struct emu_machine *m, u64 gpa)
 	return (m->shared_map ? m->shared_map : m->mem) + gpa;
 }
 
+bool emu_cpu_present(const struct emu_machine *m, u32 apic_id)
+{
+	return m->cfg.apic_id_limit == 0 || apic_id < m->cfg.apic_id_limit;
+}
+
 u64 emu_cpu_det_clock(struct emu_machine *m)
 {
 	return __atomic_add_fetch(&m->clock_ns, 1000, __ATOMIC_RELAXED);

@@ -356,7 +356,7 @@ static void hv_nae_ap_creation(struct emu_machine *m, struct emu_vcpu *v, struct
 	u8 vmpl = (u8)((info1 >> 16) & 0xF);
 	u32 apic_id = (u32)(info1 >> 32);
 	if (op > SVM_AP_DESTROY || vmpl >= RMP_VMPL_COUNT || vmpl < v->vmpl || (op != SVM_AP_DESTROY && !ghcb_rax_is_valid(g)) ||
-	    m->hostile.ap_create_fail) {
+	    !emu_cpu_present(m, apic_id) || m->hostile.ap_create_fail) {
 		hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
 		return;
 	}

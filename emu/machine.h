@@ -211,6 +211,12 @@ struct emu_config {
 	bool legacy_hole;   /* [0xA0000, 0x100000) is MMIO/ROM: not RAM, never assigned */
 	bool no_rmpquery;   /* the CPU lacks RMPQUERY (the SVSM then serves guest_vmpl only) */
 	bool rmpadjust_unvalidated; /* RMPADJUST succeeds on pages that are not validated */
+	/*
+	 * The machine's CPUs are APIC IDs 0 .. apic_id_limit - 1 (0 = any APIC ID): only there
+	 * does the SVSM have a VMPL0 context (arch_cpu_present), so CREATE_VCPU refuses other
+	 * APIC IDs and the hypervisor's AP creation fails for them.
+	 */
+	u32 apic_id_limit;
 	struct emu_hostile boot_hostile; /* misbehaviours armed before the SVSM boots */
 	/* The PSP, NULL = none: then the launch is unmeasured and guest requests unsupported. */
 	const struct emu_psp_ops *psp;
@@ -557,6 +563,8 @@ int emu_cpu_guest_write(struct emu_machine *m, struct emu_vcpu *v, u64 gpa, cons
 void *emu_cpu_phys_to_virt(struct emu_machine *m, u64 gpa);
 u64 emu_cpu_virt_to_phys(struct emu_machine *m, const void *va);
 void *emu_cpu_map_shared(struct emu_machine *m, u64 gpa);
+/* Does the machine have a CPU with @apic_id (cfg.apic_id_limit)? */
+bool emu_cpu_present(const struct emu_machine *m, u32 apic_id);
 /* The deterministic clock and random source (cfg.deterministic). */
 u64 emu_cpu_det_clock(struct emu_machine *m);
 void emu_cpu_det_random(struct emu_machine *m, void *buf, size_t len);

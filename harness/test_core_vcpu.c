@@ -79,6 +79,22 @@ static void test_create_apic_upper_bits(void **state)
 	assert_int_equal(create(h, v, 1ull << 32), SVSM_ERR_INVALID_PARAMETER);
 }
 
+/* An APIC ID with no CPU (no VMPL0 context of the SVSM there): refused, nothing changes. */
+static void test_create_apic_without_cpu(void **state)
+{
+	struct hx *h = *state;
+	struct vc v = good(h);
+	u64 rmp = hx_hash_rmp(h);
+
+	h->m->cfg.apic_id_limit = 4;
+	assert_int_equal(create(h, v, 4), SVSM_ERR_INVALID_PARAMETER);
+	assert_int_equal(create(h, v, 0xFFFFFFFF), SVSM_ERR_INVALID_PARAMETER);
+	assert_int_equal(hx_hash_rmp(h), rmp);
+	assert_null(vcpu_find_apic(4));
+	assert_int_equal(create(h, v, 3), SVSM_SUCCESS);
+	assert_oracle_clean(h);
+}
+
 static void test_create_vmsa_equals_caa(void **state)
 {
 	struct hx *h = *state;
@@ -371,6 +387,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_created_vcpu_runs_and_calls, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_misaligned, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_apic_upper_bits, hx_setup, hx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_apic_without_cpu, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_vmsa_equals_caa, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_svsm_pages, hx_setup, hx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_collides_with_active_ca_and_vmsa, hx_setup, hx_teardown),

@@ -103,6 +103,11 @@ void arch_spin_backoff(void)
 	__builtin_ia32_pause();
 }
 
+bool arch_cpu_present(u32 apic_id)
+{
+	return emu_cpu_present(nosnp_m(), apic_id);
+}
+
 void *arch_cpu_local(void)
 {
 	return nosnp_vcpu()->svsm_local;

@@ -46,6 +46,12 @@ static struct emu_machine nosnp_machine;
 static struct rmp_entry nosnp_rmp[NOSNP_MEM_MAX >> PAGE_SHIFT];
 static u8 *nosnp_ram;
 static u64 nosnp_ram_size;
+/* The PVH start info's memory map and RSDP, kept by nosnp_init. */
+static const struct hvm_memmap_entry *nosnp_memmap;
+static u32 nosnp_memmap_count;
+static u64 nosnp_rsdp;
+/* The CPU that armed m->term_jmp: only there can a termination jump back. */
+static u32 nosnp_term_cpu;
 
 /* See nosnp.h: the largest RAM range above the image and NOSNP_MEM_LOW, up to NOSNP_MEM_MAX. */
 int nosnp_init(u32 pvh_info)
@@ -57,6 +63,9 @@ int nosnp_init(u32 pvh_info)
 		return -1;
 	}
 	const struct hvm_memmap_entry *e = (const struct hvm_memmap_entry *)si->memmap_paddr;
+	nosnp_memmap = e;
+	nosnp_memmap_count = si->memmap_entries;
+	nosnp_rsdp = si->rsdp_paddr;
 	u64 low = ALIGN_UP(MAX((u64)__image_end, NOSNP_MEM_LOW), PAGE_2M_SIZE);
 	for (u32 i = 0; i < si->memmap_entries; i++) {
 		if (e[i].type != HVM_MEMMAP_RAM) {
@@ -75,6 +84,22 @@ int nosnp_init(u32 pvh_info)
 		return -1;
 	}
 	return 0;
+}
+
+u64 nosnp_pvh_rsdp(void)
+{
+	return nosnp_rsdp;
+}
+
+bool nosnp_pvh_is_ram(u64 addr, u64 len)
+{
+	for (u32 i = 0; i < nosnp_memmap_count; i++) {
+		const struct hvm_memmap_entry *e = &nosnp_memmap[i];
+		if (e->type == HVM_MEMMAP_RAM && addr >= e->addr && addr + len >= addr && addr + len <= e->addr + e->size) {
+			return true;
+		}
+	}
+	return false;
 }
 
 /* 32 MiB machine: SVSM region 2-6 MiB, calling area at 8 MiB, the guest's pool above. */
@@ -104,10 +129,13 @@ static void nosnp_host_diag(struct emu_machine *m, const char *line)
 	serial_write(line, strlen(line));
 }
 
-/* Termination goes back to whoever armed term_jmp (a test, the boot), else ends the run. */
+/*
+ * Termination goes back to whoever armed term_jmp (a test, the boot) if that was this
+ * CPU (a jump buffer lives on its CPU's stack), else ends the run.
+ */
 static SVSM_NORETURN void nosnp_host_terminate(struct emu_machine *m)
 {
-	if (m->term_jmp) {
+	if (m->term_jmp && percpu_cpu_index() == nosnp_term_cpu) {
 		jump_long(m->term_jmp, 1);
 	}
 	serial_printf("no-snp: machine terminated (reason set %u, code %u)\n", m->term_set, m->term_code);
@@ -159,6 +187,7 @@ struct emu_machine *nosnp_machine_boot(const struct emu_config *cfg, char *err, 
 		.terminate = nosnp_host_terminate,
 	};
 	emu_machine_init(m, nosnp_ram, nosnp_rmp);
+	nosnp_term_cpu = percpu_cpu_index();
 	m->term_jmp = &boot_jump;
 	if (jump_set(&boot_jump) != 0) {
 		svsm_snprintf(err, err_size, "the SVSM terminated during boot (reason set %u, code %u)", m->term_set,
@@ -184,14 +213,18 @@ bool nosnp_catch_termination(struct emu_machine *m, void (*fn)(void *), void *ar
 {
 	struct jump_buf jb;
 	void *saved = m->term_jmp;
+	u32 saved_cpu = nosnp_term_cpu;
 
+	nosnp_term_cpu = percpu_cpu_index();
 	m->term_jmp = &jb;
 	if (jump_set(&jb) != 0) {
 		m->term_jmp = saved;
+		nosnp_term_cpu = saved_cpu;
 		return true;
 	}
 	fn(arg);
 	m->term_jmp = saved;
+	nosnp_term_cpu = saved_cpu;
 	return false;
 }
 
@@ -209,5 +242,7 @@ void platform_main(u32 entry, u32 pvh_info, u64 sev_status)
 	if (nosnp_init(pvh_info) != 0) {
 		boot_exit(BOOT_EXIT_FAIL);
 	}
+	/* The other CPUs start now and sleep until a test gives them work (emu/nosnp/smp.c). */
+	nosnp_smp_start();
 	image_run();
 }

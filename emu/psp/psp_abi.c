@@ -18,6 +18,7 @@ enum {
 	UAPI_PSC = SVM_VMGEXIT_PSC,
 	UAPI_HV_FEATURES = SVM_VMGEXIT_HV_FEATURES,
 	UAPI_TERM_REQUEST = SVM_VMGEXIT_TERM_REQUEST,
+	UAPI_EXIT_RDTSC = SVM_EXIT_RDTSC,
 };
 #undef SVM_VMGEXIT_GUEST_REQUEST
 #undef SVM_VMGEXIT_EXT_GUEST_REQUEST
@@ -25,6 +26,7 @@ enum {
 #undef SVM_VMGEXIT_PSC
 #undef SVM_VMGEXIT_HV_FEATURES
 #undef SVM_VMGEXIT_TERM_REQUEST
+#undef SVM_EXIT_RDTSC
 #undef SVM_EXIT_CPUID
 #undef SVM_EXIT_IOIO
 #undef SVM_EXIT_MSR
@@ -39,6 +41,7 @@ _Static_assert(UAPI_AP_CREATION == SVM_VMGEXIT_AP_CREATION, "AP creation exit co
 _Static_assert(UAPI_PSC == SVM_VMGEXIT_PSC, "page state change exit code");
 _Static_assert(UAPI_HV_FEATURES == SVM_VMGEXIT_HV_FEATURES, "hypervisor features exit code");
 _Static_assert(UAPI_TERM_REQUEST == SVM_VMGEXIT_TERM_REQUEST, "termination exit code");
+_Static_assert(UAPI_EXIT_RDTSC == SVM_EXIT_RDTSC, "RDTSC exit code");
 
 /* SW_EXITINFO2 of the guest-request exits. */
 _Static_assert(SNP_GUEST_VMM_ERR_SHIFT == SNP_GREQ_VMM_SHIFT, "VMM error position");

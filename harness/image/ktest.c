@@ -14,6 +14,7 @@ static const struct ktest_suite *const ktest_suites[] = {
 	&ktest_suite_mm,
 	&ktest_suite_core,
 	&ktest_suite_attest,
+	&ktest_suite_smp,
 };
 
 static unsigned ktest_failed_checks;
@@ -26,7 +27,7 @@ bool ktest_check(bool ok, const char *file, int line, const char *fmt, ...)
 	if (ok) {
 		return true;
 	}
-	ktest_failed_checks++;
+	__atomic_fetch_add(&ktest_failed_checks, 1, __ATOMIC_RELAXED);
 	va_start(ap, fmt);
 	svsm_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -60,5 +60,6 @@ extern const struct ktest_suite ktest_suite_hw;
 extern const struct ktest_suite ktest_suite_mm;
 extern const struct ktest_suite ktest_suite_core;
 extern const struct ktest_suite ktest_suite_attest;
+extern const struct ktest_suite ktest_suite_smp;
 
 #endif

@@ -582,7 +582,9 @@ static u32 core_create_vcpu(struct svsm_call *c)
 	u64 vmsa_gpa = c->rcx;
 	u64 caa_gpa = c->rdx;
 
-	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE) || !IS_ALIGNED(caa_gpa, PAGE_SIZE) || (c->r8 >> 32) != 0) {
+	/* A vCPU on a CPU the SVSM does not run on could never call it (coconut's rule too). */
+	if (!IS_ALIGNED(vmsa_gpa, PAGE_SIZE) || !IS_ALIGNED(caa_gpa, PAGE_SIZE) || (c->r8 >> 32) != 0 ||
+	    !arch_cpu_present((u32)c->r8)) {
 		return SVSM_ERR_INVALID_PARAMETER;
 	}
 	if (vmsa_gpa == caa_gpa || !guestmem_is_ram(vmsa_gpa, PAGE_SIZE) || !guestmem_is_ram(caa_gpa, PAGE_SIZE)) {

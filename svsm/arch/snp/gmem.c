@@ -91,7 +91,9 @@ static u8 gmem_rmpquery_state;
 
 bool gmem_rmpquery_supported(void)
 {
-	if (!gmem_rmpquery_state) {
+	u8 state = __atomic_load_n(&gmem_rmpquery_state, __ATOMIC_RELAXED);
+
+	if (!state) {
 		u32 r[4];
 		bool ok = false;
 		insn_cpuid(0x80000000, 0, r);
@@ -99,9 +101,11 @@ bool gmem_rmpquery_supported(void)
 			insn_cpuid(0x8000001F, 0, r);
 			ok = (r[0] & CPUID_SEV_RMPQUERY) != 0;
 		}
-		gmem_rmpquery_state = ok ? 1 : 2;
+		/* Every CPU that races here finds the same answer. */
+		state = ok ? 1 : 2;
+		__atomic_store_n(&gmem_rmpquery_state, state, __ATOMIC_RELAXED);
 	}
-	return gmem_rmpquery_state == 1;
+	return state == 1;
 }
 
 /*

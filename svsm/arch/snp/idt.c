@@ -1,4 +1,8 @@
-/* The IDT: exception gates (NMI, #DF, #MC and #VC on their own IST stacks), dispatch and fault fixups. */
+/*
+ * The IDT, shared by every CPU: exception gates (NMI, #DF, #MC and #VC on their own IST
+ * stacks, which each CPU's TSS provides), gates a platform adds for its interrupts,
+ * dispatch with per-CPU counters, and fault fixups.
+ */
 #include <svsm/ghcb.h>
 
 #include "insn.h"
@@ -23,8 +27,8 @@ struct ex_entry {
 extern const u64 isr_table[32];
 extern const struct ex_entry __ex_table_start[], __ex_table_end[];
 
-static struct idt_gate idt[32] __attribute__((aligned(16)));
-static struct idt_stats idt_counters;
+/* 256 gates: exceptions 0-31 (idt_init), the rest absent unless a platform sets one. */
+static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 #define IDT_VEC_NMI 2
 #define IDT_VEC_BP 3
@@ -51,19 +55,26 @@ static u8 idt_ist_for(unsigned vec)
 	}
 }
 
-void idt_init(void)
+static struct idt_gate idt_gate_for(u64 h, u8 ist)
 {
-	for (unsigned v = 0; v < 32; v++) {
-		u64 h = isr_table[v];
-		idt[v] = (struct idt_gate){
-			.offset_lo = (u16)h,
-			.selector = 0x08,
-			.ist = idt_ist_for(v),
-			.type = 0x8E, /* present, DPL0, 64-bit interrupt gate */
-			.offset_mid = (u16)(h >> 16),
-			.offset_hi = (u32)(h >> 32),
-		};
-	}
+	return (struct idt_gate){
+		.offset_lo = (u16)h,
+		.selector = PERCPU_SEL_CODE64,
+		.ist = ist,
+		.type = 0x8E, /* present, DPL0, 64-bit interrupt gate */
+		.offset_mid = (u16)(h >> 16),
+		.offset_hi = (u32)(h >> 32),
+	};
+}
+
+void idt_table(u64 *base, u16 *limit)
+{
+	*base = (u64)idt;
+	*limit = sizeof(idt) - 1;
+}
+
+void idt_load(void)
+{
 	struct {
 		u16 limit;
 		u64 base;
@@ -71,9 +82,24 @@ void idt_init(void)
 	__asm__ volatile("lidt %0" : : "m"(desc));
 }
 
+void idt_init(void)
+{
+	for (unsigned v = 0; v < 32; v++) {
+		idt[v] = idt_gate_for(isr_table[v], idt_ist_for(v));
+	}
+	idt_load();
+}
+
+void idt_set_gate(unsigned vector, u64 handler)
+{
+	if (vector >= 32 && vector < ARRAY_COUNT(idt)) {
+		idt[vector] = idt_gate_for(handler, 0);
+	}
+}
+
 void idt_get_stats(struct idt_stats *out)
 {
-	*out = idt_counters;
+	*out = percpu_this()->idt;
 }
 
 u64 idt_fixup_for(u64 rip)
@@ -102,21 +128,22 @@ static SVSM_NORETURN void idt_fatal(const struct idt_frame *f)
 void idt_dispatch(struct idt_frame *f);
 void idt_dispatch(struct idt_frame *f)
 {
+	struct idt_stats *counters = &percpu_this()->idt;
 	u64 fixup;
 
 	switch (f->vector) {
 	case IDT_VEC_BP:
-		idt_counters.breakpoints++;
+		counters->breakpoints++;
 		return;
 	case IDT_VEC_NMI:
-		idt_counters.nmis++;
-		idt_counters.nmi_rsp = (u64)f;
+		counters->nmis++;
+		counters->nmi_rsp = (u64)f;
 		return;
 	case IDT_VEC_VC:
 		/* A guarded access to a page that is not validated (#VC 0x404) fails softly. */
 		fixup = f->error_code == VC_ERROR_NOT_VALIDATED ? idt_fixup_for(f->rip) : 0;
 		if (fixup) {
-			idt_counters.fixups++;
+			counters->fixups++;
 			f->rip = fixup;
 			return;
 		}
@@ -128,7 +155,7 @@ void idt_dispatch(struct idt_frame *f)
 	case IDT_VEC_PF:
 		fixup = idt_fixup_for(f->rip);
 		if (fixup) {
-			idt_counters.fixups++;
+			counters->fixups++;
 			f->rip = fixup;
 			return;
 		}

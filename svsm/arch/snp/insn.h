@@ -128,6 +128,22 @@ static inline u64 insn_read_cr2(void)
 	return v;
 }
 
+static inline u64 insn_read_cr0(void)
+{
+	u64 v;
+
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static inline u64 insn_read_cr4(void)
+{
+	u64 v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
 static inline u64 insn_read_cr3(void)
 {
 	u64 v;

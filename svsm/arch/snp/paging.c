@@ -2,8 +2,9 @@
  * Page tables of the image: the identity map of the first 4 GiB built by start.S (the
  * image runs there), the same 4 GiB as the direct map of guest memory at 1 TiB (so that
  * GPA 0 is not a NULL pointer), and a window of 4 KiB slots mapped without the C-bit
- * for shared pages such as GHCBs.
+ * for shared pages such as GHCBs (one lock: every CPU maps its GHCB there).
  */
+#include <svsm/spinlock.h>
 #include <svsm/string.h>
 
 #include "insn.h"
@@ -11,6 +12,8 @@
 
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull
+#define PTE_PWT 0x8ull
+#define PTE_PCD 0x10ull
 #define PTE_PS 0x80ull
 #define PTE_ADDR_MASK 0x000FFFFFFFFFF000ull
 #define PAGING_DMAP_BASE (2ull << 39)   /* PML4[2]: 1 TiB */
@@ -23,6 +26,8 @@ static u64 window_pdpt[512] __attribute__((aligned(4096)));
 static u64 window_pd[512] __attribute__((aligned(4096)));
 static u64 window_pt[PAGING_WINDOW_SLOTS] __attribute__((aligned(4096)));
 static u64 paging_cbit;
+/* A leaf: guards the slots of the shared window. */
+static struct spinlock window_lock;
 
 static void paging_flush_all(void)
 {
@@ -73,26 +78,30 @@ u64 paging_virt_to_phys(const void *va)
 void *paging_map_shared(u64 gpa)
 {
 	int free_slot = -1;
+	void *va = NULL;
 
 	if (!IS_ALIGNED(gpa, PAGE_SIZE) || gpa >= (1ull << 46)) {
 		return NULL;
 	}
+	spin_lock(&window_lock);
 	for (int i = 0; i < PAGING_WINDOW_SLOTS; i++) {
 		if (window_pt[i] == 0) {
 			if (free_slot < 0) {
 				free_slot = i;
 			}
 		} else if ((window_pt[i] & PTE_ADDR_MASK) == gpa) {
-			return (void *)(PAGING_WINDOW_BASE + (u64)i * PAGE_SIZE);
+			va = (void *)(PAGING_WINDOW_BASE + (u64)i * PAGE_SIZE);
+			break;
 		}
 	}
-	if (free_slot < 0) {
-		return NULL;
+	if (!va && free_slot >= 0) {
+		va = (void *)(PAGING_WINDOW_BASE + (u64)free_slot * PAGE_SIZE);
+		/* No C-bit: the hypervisor must see what the SVSM writes. A slot was never mapped
+		 * before (or was unmapped by the CPU now mapping it), so no TLB holds it. */
+		window_pt[free_slot] = gpa | PTE_P | PTE_RW;
+		insn_invlpg(va);
 	}
-	void *va = (void *)(PAGING_WINDOW_BASE + (u64)free_slot * PAGE_SIZE);
-	/* No C-bit: the hypervisor must see what the SVSM writes. */
-	window_pt[free_slot] = gpa | PTE_P | PTE_RW;
-	insn_invlpg(va);
+	spin_unlock(&window_lock);
 	return va;
 }
 
@@ -103,8 +112,22 @@ void paging_unmap_shared(void *va)
 	if (v < PAGING_WINDOW_BASE || v >= PAGING_WINDOW_BASE + PAGING_WINDOW_SLOTS * PAGE_SIZE) {
 		return;
 	}
+	spin_lock(&window_lock);
 	window_pt[(v - PAGING_WINDOW_BASE) >> PAGE_SHIFT] = 0;
 	insn_invlpg(va);
+	spin_unlock(&window_lock);
+}
+
+/* See snp.h: start.S's page directories are contiguous, one 2 MiB entry per index. */
+void paging_set_uncached(u64 pa)
+{
+	extern u64 boot_pd[4 * 512];
+
+	if (pa >= PAGING_DIRECT_MAP_LIMIT) {
+		return;
+	}
+	boot_pd[pa >> PAGE_2M_SHIFT] |= PTE_PCD | PTE_PWT;
+	paging_flush_all();
 }
 
 /* Walk the tables for @va: the leaf entry, or 0 if not mapped. */

@@ -20,6 +20,12 @@ enum boot_entry {
 };
 
 /*
+ * The most CPUs the image serves: one per-CPU area each (percpu.c, in .bss). A launch
+ * that names more vCPUs is refused at boot (hw.c).
+ */
+#define SNP_MAX_CPUS 64
+
+/*
  * What an SNP launch tells the image, measured with it (the .snp_launch section at a
  * fixed offset; `make launch-config` and docs/image.md describe who fills it). Values
  * are defaults chosen at link time; a launch tool may patch them before measuring.
@@ -38,8 +44,20 @@ struct snp_launch_params {
 	u64 guest_cr4;
 	u8 guest_vmpl;
 	u8 reserved[7];
+	/*
+	 * The guest's vCPUs (version 2): how many, and their APIC IDs, distinct, the
+	 * startup vCPU (the one the launch VMSA runs on) first. The image gives every one
+	 * of them a VMPL0 context; CREATE_VCPU refuses any other APIC ID.
+	 */
+	u32 cpu_count;
+	u32 reserved2;
+	u32 apic_ids[SNP_MAX_CPUS];
 };
 #define SNP_LAUNCH_MAGIC 0x48434e4c /* "LNCH" */
+#define SNP_LAUNCH_VERSION 2
+_Static_assert(__builtin_offsetof(struct snp_launch_params, cpu_count) == 88, "launch parameters layout");
+_Static_assert(__builtin_offsetof(struct snp_launch_params, apic_ids) == 96, "launch parameters layout");
+_Static_assert(sizeof(struct snp_launch_params) <= 4096, "launch parameters fit their page");
 
 extern const struct snp_launch_params snp_launch;
 /* The SNP secrets and CPUID pages, at fixed places of the image (SNP_LAUNCH_UPDATE types 5 and 6). */
@@ -74,11 +92,34 @@ SVSM_NORETURN void platform_main(u32 entry, u32 pvh_info, u64 sev_status);
 
 #define PERCPU_IST_COUNT 4
 #define PERCPU_IST_SIZE 16384
+/* The stack an AP starts on (the BSP runs on start.S's boot stack, of the same size). */
+#define PERCPU_STACK_SIZE 32768
 enum percpu_ist {
 	IST_NMI = 1,
 	IST_DF = 2,
 	IST_MC = 3,
 	IST_VC = 4,
+};
+
+/* Counters the tests look at, per CPU: breakpoints taken, last NMI's stack pointer. */
+struct idt_stats {
+	u64 breakpoints;
+	u64 nmis;
+	u64 nmi_rsp;
+	u64 fixups;
+};
+
+/*
+ * Life of a CPU's area (percpu.state, changed with atomics): the BSP prepares it, the
+ * CPU marks it started on its first instruction of C, then ready once its platform set
+ * it up (under SNP: the SVSM's context and GHCB on that CPU), or failed.
+ */
+enum percpu_state {
+	PERCPU_UNUSED = 0,
+	PERCPU_PREPARED = 1,
+	PERCPU_STARTED = 2,
+	PERCPU_READY = 3,
+	PERCPU_FAILED = 4,
 };
 
 struct percpu {
@@ -89,12 +130,76 @@ struct percpu {
 	u8 *tls_block;       /* this CPU's copy of the TLS image; %fs points past it */
 	u64 tls_size;
 	void *svsm_local;    /* the core's per-CPU pointer (arch_cpu_local) */
+	struct idt_stats idt; /* this CPU's exception counters (idt.c) */
+	u32 state;           /* enum percpu_state, atomic */
+	u64 stack_top;       /* where an AP's stack starts (16-byte aligned) */
+	u64 vmsa_gpa;        /* SNP: the VMPL0 VMSA the BSP created for this AP, 0 = none */
 };
 
+/*
+ * Fill the area of CPU @cpu_index (GDT with its TSS and IST stacks, TLS block, stack)
+ * for the CPU with @apic_id, without loading anything: the BSP prepares every AP's area
+ * before starting it. NULL if @cpu_index >= SNP_MAX_CPUS.
+ */
+struct percpu *percpu_prepare(u32 cpu_index, u32 apic_id);
+/* On the CPU itself: load @pc's GDT and TSS, %gs = @pc, %fs = its TLS block. */
+void percpu_load(struct percpu *pc);
+/* Both, on the BSP at boot (cpu_index 0). */
 void percpu_init(u32 cpu_index, u32 apic_id);
 struct percpu *percpu_this(void);
+/* This CPU's index; 0 also before the BSP loaded its area (only the BSP runs then). */
+u32 percpu_cpu_index(void);
+/* The prepared area of @cpu_index, or of the CPU with @apic_id; NULL if none. */
+struct percpu *percpu_get(u32 cpu_index);
+struct percpu *percpu_find_apic(u32 apic_id);
+/* Areas prepared so far (the BSP's and every AP's the platform tried to start). */
+u32 percpu_count(void);
 /* Bounds of an IST stack of this CPU (for checks and tests). */
 void percpu_ist_bounds(enum percpu_ist ist, u64 *lo, u64 *hi);
+/* What a VMSA needs to enter @pc's CPU with its tables loaded: GDT and TSS base/limit. */
+void percpu_tables(const struct percpu *pc, u64 *gdt_base, u16 *gdt_limit, u64 *tss_base, u32 *tss_limit);
+/* The GDT selectors of every per-CPU GDT (and of start.S's boot GDT). */
+#define PERCPU_SEL_CODE64 0x08
+#define PERCPU_SEL_DATA 0x10
+#define PERCPU_SEL_TSS 0x18
+
+/* Move @pc to @state (atomic, release) / read it (acquire). */
+void percpu_set_state(struct percpu *pc, enum percpu_state state);
+enum percpu_state percpu_state(const struct percpu *pc);
+
+/* --- application processors (smp.c, start.S) ------------------------------------------ */
+
+/*
+ * The 64-bit entry of every AP (start.S): entered with paging on (start.S's tables),
+ * interrupts off, RSP = the AP's stack top and EDI = its cpu index, by the VMSA the BSP
+ * built under SNP or by the real-mode trampoline without SNP. Calls smp_ap_main.
+ */
+void smp_ap_start64(void);
+/*
+ * The AP's C entry: checks @cpu_index names an area prepared for it and not started
+ * before (else it halts), loads its per-CPU area and the IDT, marks it started and runs
+ * platform_ap_main. Never returns.
+ */
+SVSM_NORETURN void smp_ap_main(u32 cpu_index);
+/*
+ * What an AP does once it runs on its own per-CPU area: defined by the platform, like
+ * platform_main (hw.c: the SVSM's context, GHCB and request loop on that CPU;
+ * emu/nosnp: wait for work from the BSP).
+ */
+SVSM_NORETURN void platform_ap_main(struct percpu *pc);
+/*
+ * The VMPL0 VMSA that starts @pc's CPU at smp_ap_start64 in 64-bit mode with the BSP's
+ * paging (CR0, CR3, CR4 read on the calling CPU), @pc's GDT, TSS and stack, the shared
+ * IDT, EDI = its cpu index, and @sev_features. @vmsa is a zeroed page.
+ */
+void smp_build_vmsa(u8 *vmsa, const struct percpu *pc, u64 sev_features);
+/*
+ * Wait until @pc is ready or failed, at most @timeout_ns (TSC clock): true if ready.
+ * Bounded also in iterations, should the clock not advance.
+ */
+bool smp_wait_ready(const struct percpu *pc, u64 timeout_ns);
+/* Spin (PAUSE) for about @ns nanoseconds. */
+void smp_delay_ns(u64 ns);
 
 /* --- interrupts and exceptions (idt.c, vectors.S) ------------------------------------ */
 
@@ -106,15 +211,20 @@ struct idt_frame {
 	u64 rip, cs, rflags, rsp, ss;
 };
 
+/* Build the IDT (exceptions 0-31) and load it on this CPU (the BSP, at boot). */
 void idt_init(void);
-/* Counters the tests look at: breakpoints taken, last NMI's stack pointer. */
-struct idt_stats {
-	u64 breakpoints;
-	u64 nmis;
-	u64 nmi_rsp;
-	u64 fixups;
-};
+/* Load the IDT idt_init built on this CPU (an AP). */
+void idt_load(void);
+/*
+ * Install @handler (an interrupt-return routine, not a C function) as the gate of
+ * @vector (32-255), for interrupts a platform takes (emu/nosnp: the wake-up IPI). Only
+ * before APs start: the table is shared.
+ */
+void idt_set_gate(unsigned vector, u64 handler);
+/* This CPU's counters. */
 void idt_get_stats(struct idt_stats *out);
+/* The IDT's base and limit (what LIDT loads; for an AP's VMSA). */
+void idt_table(u64 *base, u16 *limit);
 
 /*
  * Guarded accesses (guard.S): a fault (#PF, #GP, #VC page-not-validated) at one of their
@@ -140,7 +250,14 @@ void *paging_phys_to_virt(u64 gpa);
 u64 paging_virt_to_phys(const void *va);
 /* Map @gpa without the C-bit (shared) in the shared window; NULL when the window is full. */
 void *paging_map_shared(u64 gpa);
+/* Unmap a slot (this CPU's TLB is flushed; nothing unmaps a slot other CPUs use). */
 void paging_unmap_shared(void *va);
+/*
+ * Make the 2 MiB page of the identity map (and of the direct map, which shares its
+ * tables) that holds @pa uncached (PCD|PWT), for MMIO such as the local APIC. Before APs
+ * start (their TLBs are not flushed).
+ */
+void paging_set_uncached(u64 pa);
 /* The page-table entry that maps @va (tests), or 0. */
 u64 paging_lookup(const void *va);
 

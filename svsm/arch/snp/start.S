@@ -1,7 +1,8 @@
 /*
  * Entry of the SNP image: the PVH ELF note QEMU's -kernel loader looks for, the 32-bit
  * entries (PVH without SNP, and the SNP launch entry that finds the C-bit in the CPUID
- * page), the identity page tables of the first 4 GiB, and the switch to 64-bit mode.
+ * page), the identity page tables of the first 4 GiB, the switch to 64-bit mode, and
+ * the 64-bit entry of the application processors.
  */
 #define BOOT_ENTRY_PVH 1
 #define BOOT_ENTRY_SNP 2
@@ -147,6 +148,20 @@ start64:
 	hlt
 	jmp 6b
 
+/*
+ * Every AP arrives here in 64-bit mode on the BSP's page tables, interrupts off, with
+ * RSP = the top of its own stack (16-byte aligned) and EDI = its cpu index: from the
+ * VMSA the BSP built (SNP) or from the real-mode trampoline (emu/nosnp).
+ */
+	.globl smp_ap_start64
+smp_ap_start64:
+	cld
+	xorl %ebp, %ebp
+	call smp_ap_main
+7:	cli
+	hlt
+	jmp 7b
+
 	.section .rodata
 	.balign 16
 /* Null, 64-bit code (0x08), flat data (0x10). percpu.c loads the real GDT with a TSS. */
@@ -175,6 +190,7 @@ boot_pml4:
 	.skip 4096
 boot_pdpt:
 	.skip 4096
+	.globl boot_pd
 boot_pd:
 	.skip 4 * 4096
 	.balign 16

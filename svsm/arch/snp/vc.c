@@ -1,8 +1,9 @@
 /*
  * The #VC handler of the SNP platform: what an SEV-SNP guest cannot execute directly.
  * CPUID is answered from the launch's CPUID page (the hypervisor only when there is
- * none), RDMSR/WRMSR and port I/O go to the hypervisor through this vCPU's GHCB. The
- * handler runs on its own IST stack and must not raise #VC itself (nesting is fatal).
+ * none), RDMSR/WRMSR, port I/O and RDTSC (should the host intercept it) go to the
+ * hypervisor through this vCPU's GHCB. The handler runs on its own IST stack and must
+ * not raise #VC itself (nesting is fatal).
  */
 #include <svsm/ghcb_client.h>
 #include <svsm/string.h>
@@ -129,6 +130,28 @@ static bool vc_msr(struct idt_frame *f, bool write)
 	return true;
 }
 
+/*
+ * RDTSC, if the host intercepts it (KVM does not by default): the host's answer. The
+ * image uses the TSC only for delays and timeouts (clock.c), never for security.
+ */
+static bool vc_rdtsc(struct idt_frame *f)
+{
+	struct ghcb_page *g = vc_ghcb();
+
+	if (!g) {
+		return false;
+	}
+	ghcb_invalidate(g->ghcb);
+	if (ghcb_nae(g, SVM_EXIT_RDTSC, 0, 0, NULL) != GHCB_CLIENT_OK || !ghcb_rax_is_valid(g->ghcb) ||
+	    !ghcb_rdx_is_valid(g->ghcb)) {
+		return false;
+	}
+	f->rax = (u32)ghcb_get_rax(g->ghcb);
+	f->rdx = (u32)ghcb_get_rdx(g->ghcb);
+	f->rip += 2;
+	return true;
+}
+
 /* IN/OUT with an 8- or 32-bit operand (16 with 0x66), port in DX or an immediate. */
 static bool vc_ioio(struct idt_frame *f)
 {
@@ -207,6 +230,9 @@ bool vc_handle(struct idt_frame *f)
 		break;
 	case SVM_EXIT_IOIO:
 		ok = vc_ioio(f);
+		break;
+	case SVM_EXIT_RDTSC:
+		ok = ip[0] == 0x0F && ip[1] == 0x31 && vc_rdtsc(f);
 		break;
 	default:
 		break;

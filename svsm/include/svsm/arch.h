@@ -109,6 +109,13 @@ void *arch_map_shared(u64 gpa);
 u32 arch_cpu_apic_id(void);
 
 /*
+ * True if the SVSM runs on the CPU with @apic_id: the platform has a VMPL0 context there
+ * that serves requests, so that the hypervisor can switch that vCPU to VMPL0. A guest
+ * vCPU for any other APIC ID could never call the SVSM: CREATE_VCPU refuses it.
+ */
+bool arch_cpu_present(u32 apic_id);
+
+/*
  * The core's per-CPU pointer: one slot for each CPU the SVSM runs on, NULL until the
  * core sets it. The core keeps its own state for the CPU there (svsm/include/svsm/cpu.h):
  * only code running on that CPU touches it.

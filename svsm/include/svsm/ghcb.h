@@ -160,6 +160,7 @@ GHCB_DEFINE_FIELD(xcr0, GHCB_OFF_XCR0)
 #define GHCB_HV_FT_SNP_MULTI_VMPL BIT(5)
 
 /* NAE exit codes (SW_EXITCODE). */
+#define SVM_EXIT_RDTSC 0x06Eull
 #define SVM_EXIT_CPUID 0x072ull
 #define SVM_EXIT_IOIO 0x07Bull
 #define SVM_EXIT_MSR 0x07Cull
