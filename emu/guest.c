@@ -13,6 +13,26 @@ static _Thread_local struct {
 	u32 apic_id;
 } guest_bound;
 
+u64 guest_calls(const struct emu_guest *g)
+{
+	u64 n = 0;
+
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS; i++) {
+		n += __atomic_load_n(&g->vcpus[i].calls, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+u64 guest_retries(const struct emu_guest *g)
+{
+	u64 n = 0;
+
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS; i++) {
+		n += __atomic_load_n(&g->vcpus[i].retries, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
 void guest_bind_thread(struct emu_guest *g, u32 apic_id)
 {
 	guest_bound.g = g;
@@ -45,18 +65,15 @@ const char *guest_status_name(int status)
 	}
 }
 
+/* Lock-free: a slot is filled in under g->lock before its present flag is set (release). */
 struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id)
 {
-	struct guest_vcpu *found = NULL;
-
-	spin_lock(&g->lock);
-	for (unsigned i = 0; i < GUEST_MAX_VCPUS && !found; i++) {
-		if (g->vcpus[i].present && g->vcpus[i].apic_id == apic_id) {
-			found = &g->vcpus[i];
+	for (unsigned i = 0; i < GUEST_MAX_VCPUS; i++) {
+		if (__atomic_load_n(&g->vcpus[i].present, __ATOMIC_ACQUIRE) && g->vcpus[i].apic_id == apic_id) {
+			return &g->vcpus[i];
 		}
 	}
-	spin_unlock(&g->lock);
-	return found;
+	return NULL;
 }
 
 /* Attach to @m: the startup vCPU (APIC 0) with the launch calling area. */
@@ -163,7 +180,7 @@ int guest_call_once(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 		return GUEST_FAULT;
 	}
 	u64 resp = guest_msr_request(g, v, GHCB_MSR_RUN_VMPL(0));
-	__atomic_fetch_add(&g->calls, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&gv->calls, gv->calls + 1, __ATOMIC_RELAXED);
 	if (v->destroyed_while_running || !v->vmsa_valid[g->vmpl]) {
 		return GUEST_NO_VCPU;
 	}
@@ -203,7 +220,10 @@ int guest_call(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 		if ((u32)r->rax != SVSM_ERR_INCOMPLETE && (u32)r->rax != SVSM_ERR_BUSY) {
 			return GUEST_OK;
 		}
-		__atomic_fetch_add(&g->retries, 1, __ATOMIC_RELAXED);
+		struct guest_vcpu *gv = guest_vcpu(g, apic_id);
+		if (gv) {
+			__atomic_store_n(&gv->retries, gv->retries + 1, __ATOMIC_RELAXED);
+		}
 	}
 	return GUEST_RETRY_LIMIT;
 }
@@ -386,9 +406,13 @@ int guest_start_vcpu(struct emu_guest *g, u32 apic_id, u64 vmsa_gpa, u64 caa_gpa
 			slot = &g->vcpus[i];
 		}
 	}
-	if (slot) {
-		*slot = (struct guest_vcpu){
-			.present = true, .apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa, .vmpl = g->vmpl};
+	if (slot && slot->present) {
+		/* The same vCPU, a new VMSA: only the VMSA changes (its own thread is not calling). */
+		slot->vmsa_gpa = vmsa_gpa;
+		slot->caa_gpa = caa_gpa;
+	} else if (slot) {
+		*slot = (struct guest_vcpu){.apic_id = apic_id, .caa_gpa = caa_gpa, .vmsa_gpa = vmsa_gpa, .vmpl = g->vmpl};
+		__atomic_store_n(&slot->present, true, __ATOMIC_RELEASE);
 	}
 	spin_unlock(&g->lock);
 	return slot ? 0 : -1;

@@ -37,6 +37,8 @@ struct guest_vcpu {
 	u64 vmsa_gpa;   /* 0 for the startup vCPU (the SVSM created it) */
 	u64 ghcb_gpa;   /* the guest's GHCB on this vCPU, 0 = none */
 	u8 vmpl;        /* the VMPL its context runs at (its guest's) */
+	u64 calls;      /* calls and retries made on this vCPU (by the thread running it) */
+	u64 retries;
 };
 
 #define GUEST_MAX_VCPUS EMU_MAX_VCPUS
@@ -61,8 +63,6 @@ struct emu_guest {
 	 * set them up that way in its snapshot): guest_alloc_pages hands them out as they are.
 	 */
 	u64 pool_validated_end;
-	u64 calls;
-	u64 retries;
 	bool log_calls;    /* trace each call through the host's diag hook (stderr in a process) */
 };
 
@@ -92,6 +92,10 @@ u64 guest_pvalidate_range(struct emu_guest *g, u64 gpa, u64 count, bool validate
 
 /* @count contiguous zeroed pages validated for the guest; 0 when the pool is exhausted. */
 u64 guest_alloc_pages(struct emu_guest *g, u64 count);
+
+/* Calls and INCOMPLETE/BUSY retries the guest made, on all its vCPUs (exact once they stop). */
+u64 guest_calls(const struct emu_guest *g);
+u64 guest_retries(const struct emu_guest *g);
 
 /* Look up the guest's view of a vCPU. */
 struct guest_vcpu *guest_vcpu(struct emu_guest *g, u32 apic_id);

@@ -132,8 +132,13 @@ struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, 
 		free(m);
 		return NULL;
 	}
-	m->svsm_map = svsm_map;
-	m->shared_map = shared_map;
+	if (cfg->unchecked_direct_map) {
+		m->host.protect = NULL;
+		dmap_destroy(cfg->mem_size, NULL, svsm_map, shared_map);
+	} else {
+		m->svsm_map = svsm_map;
+		m->shared_map = shared_map;
+	}
 	emu_machine_init(m, mem, entries);
 
 	void *saved = m->term_jmp;

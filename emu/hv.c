@@ -38,9 +38,29 @@ static inline u64 hv_decide(struct emu_machine *m, enum emu_hostile_point point,
 	return m->hostile.decide ? m->hostile.decide(m->hostile.decide_ctx, point, proper) : proper;
 }
 
+/* The vCPU whose VMGEXIT this thread is handling (its exits are counted on it). */
+static _Thread_local struct emu_vcpu *hv_exiting;
+
+/* Count an exit on the exiting vCPU (no cache line shared between vCPU threads); emu_exits adds up. */
 static void hv_count(struct emu_machine *m, enum emu_exit_kind k)
 {
-	__atomic_add_fetch(&m->stats.exits[k], 1, __ATOMIC_RELAXED);
+	struct emu_vcpu *v = hv_exiting;
+
+	if (v) {
+		__atomic_store_n(&v->exits[k], v->exits[k] + 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_add_fetch(&m->stats.exits[k], 1, __ATOMIC_RELAXED);
+	}
+}
+
+u64 emu_exits(const struct emu_machine *m, enum emu_exit_kind k)
+{
+	u64 n = __atomic_load_n(&m->stats.exits[k], __ATOMIC_RELAXED);
+
+	for (unsigned i = 0; i < EMU_MAX_VCPUS; i++) {
+		n += __atomic_load_n(&m->vcpus[i].exits[k], __ATOMIC_RELAXED);
+	}
+	return n;
 }
 
 /* Fill the page with the host's bytes: after a conversion the other side sees garbage. */
@@ -634,10 +654,13 @@ static u64 hv_take_target(struct emu_machine *m, struct emu_vcpu *v, const struc
 void emu_host_opportunity(struct emu_machine *m, struct emu_vcpu *v, enum emu_opp kind)
 {
 	struct emu_req_trace *tr = &v->trace;
+	const struct emu_take *k = m->hostile.takes;
 
-	if (!tr->active) {
+	/* Nothing armed (the usual case): no bookkeeping at all. */
+	if (!tr->active || (!(k[0].armed | k[1].armed | k[2].armed | k[3].armed) && !m->hostile.decide)) {
 		return;
 	}
+	_Static_assert(EMU_TAKES_MAX == 4, "the check above names every take");
 	u32 n_any = tr->opportunities[OPP_ANY]++;
 	u32 n_kind = tr->opportunities[kind]++;
 	for (unsigned i = 0; i < EMU_TAKES_MAX; i++) {
@@ -666,7 +689,9 @@ void emu_host_opportunity(struct emu_machine *m, struct emu_vcpu *v, enum emu_op
 void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v)
 {
 	u64 msr = v->ghcb_msr[v->vmpl];
+	struct emu_vcpu *outer = hv_exiting;
 
+	hv_exiting = v;
 	if (v->vmpl == 0) {
 		emu_host_opportunity(m, v, OPP_VMGEXIT);
 	}
@@ -679,5 +704,6 @@ void emu_hv_vmgexit(struct emu_machine *m, struct emu_vcpu *v)
 	/* Back to a guest VMPL: a VMRUN of its VMSA (the flush check of the TLB model). */
 	if (v->vmpl != 0) {
 		emu_vcpu_vmrun(m, v, v->vmpl);
-	}
+		hv_exiting = outer;
+}
 }

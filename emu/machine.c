@@ -428,7 +428,7 @@ void emu_machine_init(struct emu_machine *m, u8 *mem, struct rmp_entry *entries)
 		}
 		rmp_launch_page(&m->rmp, cfg->caa_gpa, guest_rw, false);
 	}
-	m->rmp.stats = (struct rmp_stats){0};
+	rmp_stats_reset(&m->rmp);
 	/* From now on the SVSM's direct map follows the RMP; start from the launched state. */
 	m->rmp.changed = emu_machine_rmp_changed;
 	m->rmp.changed_ctx = m;

@@ -212,6 +212,12 @@ struct emu_config {
 	bool no_rmpquery;   /* the CPU lacks RMPQUERY (the SVSM then serves guest_vmpl only) */
 	bool rmpadjust_unvalidated; /* RMPADJUST succeeds on pages that are not validated */
 	/*
+	 * The SVSM's direct map is guest memory itself, unchecked (hosted machines only): no
+	 * fault on an SVSM access the RMP forbids, and no mprotect per RMP change. For
+	 * measurements of the core alone (make bench); everything else keeps the checks.
+	 */
+	bool unchecked_direct_map;
+	/*
 	 * The machine's CPUs are APIC IDs 0 .. apic_id_limit - 1 (0 = any APIC ID): only there
 	 * does the SVSM have a VMPL0 context (arch_cpu_present), so CREATE_VCPU refuses other
 	 * APIC IDs and the hypervisor's AP creation fails for them.
@@ -296,6 +302,7 @@ struct emu_vcpu {
 	void *svsm_local; /* the core's per-CPU pointer (arch_cpu_local) */
 	struct emu_tlb tlb[RMP_VMPL_COUNT];
 	u64 tlb_flushes;  /* flushes at VMRUN (PCPU_ID was 0) */
+	u64 exits[EXIT_KIND_COUNT]; /* this vCPU's VMGEXITs by kind (emu_exits adds them up) */
 };
 
 /*
@@ -314,7 +321,7 @@ struct emu_fault_log {
 };
 
 struct emu_stats {
-	u64 exits[EXIT_KIND_COUNT];
+	u64 exits[EXIT_KIND_COUNT]; /* exits with no vCPU known; read the totals with emu_exits */
 	u64 ungranted_nonzero; /* pages granted to VMPL1+ while not zero (invariant) */
 	u64 vmrun_invalid;     /* VMPL1 resumed with EFER.SVME clear or no valid VMSA */
 	u64 console_bytes;
@@ -530,6 +537,9 @@ SVSM_NORETURN void emu_svsm_map_fault(struct emu_machine *m, u64 gpa, bool write
  * operation or copy of the SVSM and by the hypervisor on each VMGEXIT from VMPL0.
  */
 void emu_host_opportunity(struct emu_machine *m, struct emu_vcpu *v, enum emu_opp kind);
+
+/* VMGEXITs of kind @k so far, all vCPUs (exact once no vCPU runs). */
+u64 emu_exits(const struct emu_machine *m, enum emu_exit_kind k);
 /*
  * The host takes the page at @gpa (@op): RMPUPDATE as KVM would on a conversion, and the
  * page's bytes become the host's garbage. RMP_SUCCESS, or why the RMP refused it.

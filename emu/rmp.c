@@ -1,15 +1,61 @@
 /*
  * The RMP model: PVALIDATE, RMPADJUST, RMPUPDATE/PSMASH and access checks (freestanding).
  *
- * Every function that changes entries takes r->lock for the whole instruction (so an
- * instruction is atomic, as on hardware) and stores each changed entry with one atomic
- * write (rmp_store); under the lock entries are read plainly. Readers outside the lock
- * use rmp_read (rmp.h).
+ * Every function that changes entries takes the lock of their 2 MiB region's stripe for
+ * the whole instruction (so an instruction is atomic, as on hardware) and stores each
+ * changed entry with one atomic write (rmp_store); under the lock entries are read
+ * plainly. Readers outside the lock use rmp_read (rmp.h).
  */
 #include "rmp.h"
 
-#define RMP_STAT(r, field) __atomic_fetch_add(&(r)->stats.field, 1, __ATOMIC_RELAXED)
-#define RMP_STAT_ADD(r, field, n) __atomic_fetch_add(&(r)->stats.field, (n), __ATOMIC_RELAXED)
+/* The stripe of @gpa's 2 MiB region. */
+static struct rmp_stripe *rmp_stripe(struct rmp *r, u64 gpa)
+{
+	return &r->stripes[(gpa >> 21) % RMP_STRIPES];
+}
+
+static struct rmp_stripe *rmp_lock(struct rmp *r, u64 gpa)
+{
+	struct rmp_stripe *st = rmp_stripe(r, gpa);
+
+	spin_lock(&st->lock);
+	return st;
+}
+
+static void rmp_unlock(struct rmp_stripe *st)
+{
+	spin_unlock(&st->lock);
+}
+
+/* Counters: under the stripe's lock (plain), or atomically on paths that take no lock. */
+#define RMP_STAT(st, field) ((st)->stats.field++)
+#define RMP_STAT_ADD(st, field, n) ((st)->stats.field += (n))
+#define RMP_STAT_UNLOCKED(r, gpa, field) __atomic_fetch_add(&rmp_stripe((r), (gpa))->stats.field, 1, __ATOMIC_RELAXED)
+
+void rmp_stats_get(const struct rmp *r, struct rmp_stats *out)
+{
+	*out = (struct rmp_stats){0};
+	for (unsigned i = 0; i < RMP_STRIPES; i++) {
+		const struct rmp_stats *s = &r->stripes[i].stats;
+		out->validate += __atomic_load_n(&s->validate, __ATOMIC_RELAXED);
+		out->rescind += __atomic_load_n(&s->rescind, __ATOMIC_RELAXED);
+		out->unchanged += __atomic_load_n(&s->unchanged, __ATOMIC_RELAXED);
+		out->perm_changes += __atomic_load_n(&s->perm_changes, __ATOMIC_RELAXED);
+		out->vmsa_set += __atomic_load_n(&s->vmsa_set, __ATOMIC_RELAXED);
+		out->vmsa_clear += __atomic_load_n(&s->vmsa_clear, __ATOMIC_RELAXED);
+		out->assign += __atomic_load_n(&s->assign, __ATOMIC_RELAXED);
+		out->unassign += __atomic_load_n(&s->unassign, __ATOMIC_RELAXED);
+		out->psmash += __atomic_load_n(&s->psmash, __ATOMIC_RELAXED);
+		out->failures += __atomic_load_n(&s->failures, __ATOMIC_RELAXED);
+	}
+}
+
+void rmp_stats_reset(struct rmp *r)
+{
+	for (unsigned i = 0; i < RMP_STRIPES; i++) {
+		r->stripes[i].stats = (struct rmp_stats){0};
+	}
+}
 
 /* Entry of @gpa's page, NULL outside the table. */
 static struct rmp_entry *rmp_lookup(struct rmp *r, u64 gpa)
@@ -59,7 +105,9 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 {
 	r->entries = entries;
 	r->page_count = page_count;
-	r->lock = (struct spinlock)SPINLOCK_INIT;
+	for (unsigned i = 0; i < RMP_STRIPES; i++) {
+		r->stripes[i].lock = (struct spinlock)SPINLOCK_INIT;
+	}
 	r->journal = NULL;
 	r->journal_ctx = NULL;
 	r->changed = NULL;
@@ -69,7 +117,7 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 	for (u64 i = 0; i < page_count; i++) {
 		rmp_store(&r->entries[i], (struct rmp_entry){0});
 	}
-	r->stats = (struct rmp_stats){0};
+	rmp_stats_reset(r);
 }
 
 static struct rmp_entry rmp_entry_assigned(bool page_2m)
@@ -82,8 +130,8 @@ static struct rmp_entry rmp_entry_assigned(bool page_2m)
 	return e;
 }
 
-/* Split the 2 MiB entry containing @gpa (lock held). */
-static u32 rmp_psmash_locked(struct rmp *r, u64 gpa)
+/* Split the 2 MiB entry containing @gpa (its stripe @st locked). */
+static u32 rmp_psmash_locked(struct rmp *r, struct rmp_stripe *st, u64 gpa)
 {
 	u64 base = ALIGN_DOWN(gpa, PAGE_2M_SIZE);
 	struct rmp_entry *first = rmp_lookup(r, base);
@@ -101,7 +149,7 @@ static u32 rmp_psmash_locked(struct rmp *r, u64 gpa)
 		e.page_2m = 0;
 		rmp_store(&first[i], e);
 	}
-	RMP_STAT(r, psmash);
+	RMP_STAT(st, psmash);
 	return RMP_SUCCESS;
 }
 
@@ -118,10 +166,10 @@ u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
 	if (!first || !last) {
 		return RMP_FAULT;
 	}
-	spin_lock(&r->lock);
+	struct rmp_stripe *st = rmp_lock(r, gpa);
 	for (u64 i = 0; i < count; i++) {
 		if (first[i].in_use || first[i].immutable) {
-			spin_unlock(&r->lock);
+			rmp_unlock(st);
 			return RMP_FAIL_INUSE;
 		}
 	}
@@ -129,9 +177,9 @@ u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
 	for (u64 i = 0; i < count; i++) {
 		rmp_store(&first[i], rmp_entry_assigned(page_2m));
 	}
-	RMP_STAT_ADD(r, assign, count);
+	RMP_STAT_ADD(st, assign, count);
 	rmp_changed(r, first, count);
-	spin_unlock(&r->lock);
+	rmp_unlock(st);
 	return RMP_SUCCESS;
 }
 
@@ -146,34 +194,34 @@ u32 rmp_make_shared(struct rmp *r, u64 gpa)
 	if (!e) {
 		return RMP_FAULT;
 	}
-	spin_lock(&r->lock);
+	struct rmp_stripe *st = rmp_lock(r, gpa);
 	if (e->in_use || e->immutable) {
-		spin_unlock(&r->lock);
+		rmp_unlock(st);
 		return RMP_FAIL_INUSE;
 	}
 	if (e->page_2m) {
-		u32 rc = rmp_psmash_locked(r, gpa);
+		u32 rc = rmp_psmash_locked(r, st, gpa);
 		if (rc != RMP_SUCCESS) {
-			spin_unlock(&r->lock);
+			rmp_unlock(st);
 			return rc;
 		}
 	}
 	if (e->assigned) {
-		RMP_STAT(r, unassign);
+		RMP_STAT(st, unassign);
 	}
 	rmp_journal(r, e, 1);
 	rmp_store(e, (struct rmp_entry){0});
 	rmp_changed(r, e, 1);
-	spin_unlock(&r->lock);
+	rmp_unlock(st);
 	return RMP_SUCCESS;
 }
 
 /* Split a 2 MiB entry into 512 4 KiB entries with the same state. */
 u32 rmp_psmash(struct rmp *r, u64 gpa)
 {
-	spin_lock(&r->lock);
-	u32 rc = rmp_psmash_locked(r, gpa);
-	spin_unlock(&r->lock);
+	struct rmp_stripe *st = rmp_lock(r, gpa);
+	u32 rc = rmp_psmash_locked(r, st, gpa);
+	rmp_unlock(st);
 	return rc;
 }
 
@@ -188,9 +236,9 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
 	if (!e) {
 		return RMP_FAULT;
 	}
-	spin_lock(&r->lock);
+	struct rmp_stripe *st = rmp_lock(r, gpa);
 	if (e->page_2m) {
-		rmp_psmash_locked(r, gpa);
+		rmp_psmash_locked(r, st, gpa);
 	}
 	rmp_journal(r, e, 1);
 	struct rmp_entry n = rmp_entry_assigned(false);
@@ -200,9 +248,9 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
 		n.perms[v] = perms_vmpl123[v - 1];
 	}
 	rmp_store(e, n);
-	RMP_STAT(r, validate);
+	RMP_STAT(st, validate);
 	rmp_changed(r, e, 1);
-	spin_unlock(&r->lock);
+	rmp_unlock(st);
 	return RMP_SUCCESS;
 }
 
@@ -212,7 +260,8 @@ u32 rmp_launch_page(struct rmp *r, u64 gpa, const u8 perms_vmpl123[3], bool vmsa
  * #NPF(SIZEM) that the hypervisor resolves by PSMASH before the guest retries: the
  * model does the PSMASH and carries on, which is what the guest observes.
  */
-static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct rmp_entry **out, u64 *count)
+static u32 rmp_insn_target(struct rmp *r, struct rmp_stripe *st, u64 gpa, enum page_size size, struct rmp_entry **out,
+			   u64 *count)
 {
 	if (size != PAGE_SIZE_4K && size != PAGE_SIZE_2M) {
 		return RMP_FAIL_INPUT;
@@ -238,7 +287,7 @@ static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct r
 			}
 		}
 	} else if (first->page_2m) {
-		u32 rc = rmp_psmash_locked(r, gpa);
+		u32 rc = rmp_psmash_locked(r, st, gpa);
 		if (rc != RMP_SUCCESS) {
 			return rc;
 		}
@@ -249,11 +298,11 @@ static u32 rmp_insn_target(struct rmp *r, u64 gpa, enum page_size size, struct r
 }
 
 /* PVALIDATE (lock held). */
-static u32 rmp_pvalidate_locked(struct rmp *r, u64 gpa, enum page_size size, bool validate)
+static u32 rmp_pvalidate_locked(struct rmp *r, struct rmp_stripe *st, u64 gpa, enum page_size size, bool validate)
 {
 	struct rmp_entry *e;
 	u64 n;
-	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
+	u32 rc = rmp_insn_target(r, st, gpa, size, &e, &n);
 
 	if (rc != RMP_SUCCESS) {
 		return rc;
@@ -265,7 +314,7 @@ static u32 rmp_pvalidate_locked(struct rmp *r, u64 gpa, enum page_size size, boo
 	}
 	/* A 2 MiB entry carries one Validated state: the first page's stands for all. */
 	if ((bool)e[0].validated == validate) {
-		RMP_STAT(r, unchanged);
+		RMP_STAT(st, unchanged);
 		return RMP_UNCHANGED;
 	}
 	rmp_journal(r, e, n);
@@ -279,9 +328,9 @@ static u32 rmp_pvalidate_locked(struct rmp *r, u64 gpa, enum page_size size, boo
 		rmp_store(&e[i], x);
 	}
 	if (validate) {
-		RMP_STAT_ADD(r, validate, n);
+		RMP_STAT_ADD(st, validate, n);
 	} else {
-		RMP_STAT_ADD(r, rescind, n);
+		RMP_STAT_ADD(st, rescind, n);
 	}
 	rmp_changed(r, e, n);
 	return RMP_SUCCESS;
@@ -292,25 +341,25 @@ u32 rmp_pvalidate(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, bool val
 {
 	/* Emulator choice: PVALIDATE above VMPL0 faults (the exact exception is unconfirmed). */
 	if (vmpl != 0) {
-		RMP_STAT(r, failures);
+		RMP_STAT_UNLOCKED(r, gpa, failures);
 		return RMP_FAULT;
 	}
-	spin_lock(&r->lock);
-	u32 rc = rmp_pvalidate_locked(r, gpa, size, validate);
-	spin_unlock(&r->lock);
+	struct rmp_stripe *st = rmp_lock(r, gpa);
+	u32 rc = rmp_pvalidate_locked(r, st, gpa, size, validate);
 	if (rc != RMP_SUCCESS && rc != RMP_UNCHANGED) {
-		RMP_STAT(r, failures);
+		RMP_STAT(st, failures);
 	}
+	rmp_unlock(st);
 	return rc;
 }
 
 /* RMPADJUST (lock held, arguments checked). */
-static u32 rmp_rmpadjust_locked(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 target_vmpl, u8 perms,
-				bool vmsa)
+static u32 rmp_rmpadjust_locked(struct rmp *r, struct rmp_stripe *st, u8 vmpl, u64 gpa, enum page_size size,
+				u8 target_vmpl, u8 perms, bool vmsa)
 {
 	struct rmp_entry *e;
 	u64 n;
-	u32 rc = rmp_insn_target(r, gpa, size, &e, &n);
+	u32 rc = rmp_insn_target(r, st, gpa, size, &e, &n);
 
 	if (rc != RMP_SUCCESS) {
 		return rc;
@@ -327,16 +376,16 @@ static u32 rmp_rmpadjust_locked(struct rmp *r, u8 vmpl, u64 gpa, enum page_size 
 	for (u64 i = 0; i < n; i++) {
 		struct rmp_entry x = e[i];
 		if (x.perms[target_vmpl] != perms) {
-			RMP_STAT(r, perm_changes);
+			RMP_STAT(st, perm_changes);
 		}
 		x.perms[target_vmpl] = perms;
 		/* The VMSA attribute can only be changed from VMPL0. */
 		if (vmpl == 0 && (bool)x.vmsa != vmsa) {
 			x.vmsa = vmsa;
 			if (vmsa) {
-				RMP_STAT(r, vmsa_set);
+				RMP_STAT(st, vmsa_set);
 			} else {
-				RMP_STAT(r, vmsa_clear);
+				RMP_STAT(st, vmsa_clear);
 			}
 		}
 		rmp_store(&e[i], x);
@@ -360,13 +409,15 @@ u32 rmp_rmpadjust(struct rmp *r, u8 vmpl, u64 gpa, enum page_size size, u8 targe
 	} else if (perms & ~VMPL_PERM_ALL) {
 		rc = RMP_FAIL_INPUT;
 	} else {
-		spin_lock(&r->lock);
-		rc = rmp_rmpadjust_locked(r, vmpl, gpa, size, target_vmpl, perms, vmsa);
-		spin_unlock(&r->lock);
+		struct rmp_stripe *st = rmp_lock(r, gpa);
+		rc = rmp_rmpadjust_locked(r, st, vmpl, gpa, size, target_vmpl, perms, vmsa);
+		if (rc != RMP_SUCCESS) {
+			RMP_STAT(st, failures);
+		}
+		rmp_unlock(st);
+		return rc;
 	}
-	if (rc != RMP_SUCCESS) {
-		RMP_STAT(r, failures);
-	}
+	RMP_STAT_UNLOCKED(r, gpa, failures);
 	return rc;
 }
 
@@ -463,11 +514,15 @@ void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use)
 	struct rmp_entry *e = rmp_lookup(r, gpa);
 
 	if (e) {
-		spin_lock(&r->lock);
+		/* Twice per SVSM call: the bit is flipped in the entry's word, no copy of the entry. */
+		static const struct rmp_entry bit = {.in_use = 1};
+		u64 mask;
+		__builtin_memcpy(&mask, &bit, sizeof(mask));
+		struct rmp_stripe *st = rmp_lock(r, gpa);
 		rmp_journal(r, e, 1);
-		struct rmp_entry x = *e;
-		x.in_use = in_use;
-		rmp_store(e, x);
-		spin_unlock(&r->lock);
+		u64 *word = (u64 *)e;
+		u64 raw = *word;
+		__atomic_store_n(word, in_use ? raw | mask : raw & ~mask, __ATOMIC_RELEASE);
+		rmp_unlock(st);
 	}
 }

@@ -8,10 +8,12 @@
  * and listed in docs/architecture.md.
  *
  * Concurrency: every vCPU thread executes these instructions at once. An entry is one
- * aligned 8-byte word: the instructions change entries under the table's lock (a leaf,
- * like the hardware's RMP update atomicity) and store each entry with one atomic write;
- * access checks and observers read an entry with one atomic load (rmp_read) and take no
- * lock. Statistics are atomic counters.
+ * aligned 8-byte word: an instruction changes entries under the lock of their 2 MiB
+ * region's stripe (a leaf; like the hardware's RMP update atomicity; no instruction spans
+ * two 2 MiB regions) and stores each entry with one atomic write; access checks and
+ * observers read an entry with one atomic load (rmp_read) and take no lock. Statistics
+ * are counted per stripe under its lock (rmp_stats_get adds them up), so vCPUs working on
+ * different regions share no cache line.
  */
 #ifndef EMU_RMP_H
 #define EMU_RMP_H
@@ -49,12 +51,19 @@ struct rmp_stats {
 	u64 failures;   /* instructions that returned a failure code or faulted */
 };
 
+/* The entries of 2 MiB regions whose index is the same modulo RMP_STRIPES: lock and counts. */
+#define RMP_STRIPES 16
+
+struct rmp_stripe {
+	struct spinlock lock; /* serialises changes of these entries (held while calling the
+				 journal and changed hooks, nothing else) */
+	struct rmp_stats stats;
+} __attribute__((aligned(64)));
+
 struct rmp {
 	struct rmp_entry *entries;
 	u64 page_count;
-	struct spinlock lock; /* serialises changes of entries (never held while calling out, but
-				 the journal and changed hooks) */
-	struct rmp_stats stats;
+	struct rmp_stripe stripes[RMP_STRIPES];
 	/* The CPU has no RMPQUERY (CPUID 0x8000_001F EAX bit 6 clear): it answers RMP_UNSUPPORTED. */
 	bool no_rmpquery;
 	/*
@@ -107,6 +116,10 @@ struct rmp_fault {
 	u64 error_code; /* NPF EXITINFO1 bits or the #VC code */
 	u8 vmpl;
 };
+
+/* The counters of all stripes added up (exact once no instruction runs). */
+void rmp_stats_get(const struct rmp *r, struct rmp_stats *out);
+void rmp_stats_reset(struct rmp *r);
 
 /* Attach @entries (zeroed, @page_count long) to @r: all hypervisor-owned. */
 void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count);

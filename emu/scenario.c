@@ -26,7 +26,7 @@ static struct scenario_step *step_begin(struct scenario *s, const char *name, co
 	struct scenario_step *st = &s->steps[s->step_count++];
 
 	*st = (struct scenario_step){.name = name, .expect = expect, .passed = true, .verdict = STEP_PASS};
-	st->calls = s->g.calls;
+	st->calls = guest_calls(&s->g);
 	st->ns = now_ns();
 	return st;
 }
@@ -48,7 +48,7 @@ static void step_fail(struct scenario_step *st, const char *fmt, ...)
 static void step_end(struct scenario *s, struct scenario_step *st)
 {
 	st->ns = now_ns() - st->ns;
-	st->calls = s->g.calls - st->calls;
+	st->calls = guest_calls(&s->g) - st->calls;
 	/* In a hostile run a failed step is safe unless the oracle or the machine says otherwise. */
 	if (s->hostile && st->verdict == STEP_FAIL) {
 		st->verdict = STEP_SAFE;
@@ -151,14 +151,14 @@ static void step_pvalidate(struct scenario *s)
 		e[i] = (small + i * PAGE_SIZE) | SVSM_PVAL_VALIDATE;
 	}
 	struct svsm_list_hdr hdr = {.entries = 300};
-	u64 retries = s->g.retries;
+	u64 retries = guest_retries(&s->g);
 	if (guest_write(&s->g, list, &hdr, sizeof(hdr)) != 0 || guest_write(&s->g, list + 8, e, sizeof(e)) != 0) {
 		step_fail(st, "cannot write the list into the calling area");
 	}
 	struct guest_regs r;
 	core_regs(&r, SVSM_CORE_PVALIDATE, list, 0, 0);
 	expect_call(s, st, 0, &r, SVSM_SUCCESS);
-	if (s->g.retries == retries) {
+	if (guest_retries(&s->g) == retries) {
 		step_fail(st, "expected at least one INCOMPLETE for 300 entries");
 	}
 	/* Give 16 pages back, then check the guest cannot touch them. */

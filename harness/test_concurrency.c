@@ -227,9 +227,9 @@ static void test_pvalidate_disjoint(void **state)
 	struct stress *s = *state;
 
 	s->rounds = stress_rounds(300);
-	u64 calls = s->h->g.calls;
+	u64 calls = guest_calls(&s->h->g);
 	stress_run(s, body_pvalidate_disjoint);
-	print_message("disjoint PVALIDATE: %llu calls\n", (unsigned long long)(s->h->g.calls - calls));
+	print_message("disjoint PVALIDATE: %llu calls\n", (unsigned long long)(guest_calls(&s->h->g) - calls));
 	for (unsigned i = 0; i < NCPU; i++) {
 		assert_range_guest_rw(s->h, s->range[i], RANGE_PAGES);
 	}
@@ -257,13 +257,13 @@ static void body_pvalidate_overlapping(struct worker *w)
 static void test_pvalidate_overlapping(void **state)
 {
 	struct stress *s = *state;
-	u64 retries = s->h->g.retries;
+	u64 retries = guest_retries(&s->h->g);
 
 	s->rounds = stress_rounds(300);
 	stress_run(s, body_pvalidate_overlapping);
 	assert_range_guest_rw(s->h, s->shared, RANGE_PAGES);
 	print_message("overlapping PVALIDATE: %llu BUSY/INCOMPLETE retries\n",
-		      (unsigned long long)(s->h->g.retries - retries));
+		      (unsigned long long)(guest_retries(&s->h->g) - retries));
 }
 
 /* --- CREATE_VCPU and DELETE_VCPU of each other's VMSAs ------------------------------------ */

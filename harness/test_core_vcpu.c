@@ -208,7 +208,7 @@ static void test_create_replaces_same_apic(void **state)
 	assert_true(hx_rmp(h, a.vmsa)->vmsa);
 	assert_true(hx_rmp(h, b.vmsa)->vmsa);
 	assert_non_null(vcpu_find_vmsa(a.vmsa));
-	assert_true(vcpu_find_vmsa(a.vmsa)->retired);
+	assert_true(vcpu_is_retired(vcpu_find_vmsa(a.vmsa)));
 	/* Old first, as Linux does; the APIC ID keeps its new vCPU. */
 	assert_int_equal(CORE(h, SVSM_CORE_DELETE_VCPU, a.vmsa, 0, 0, NULL), SVSM_SUCCESS);
 	assert_false(hx_rmp(h, a.vmsa)->vmsa);

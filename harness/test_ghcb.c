@@ -142,7 +142,7 @@ static void test_nae_ioio_console(void **state)
 	AS_SVSM(h, rc = ghcb_ioio_write(svsm_ghcb(), EMU_SERIAL_PORT, "hello", 5));
 	assert_int_equal(rc, GHCB_CLIENT_OK);
 	assert_int_equal(h->m->stats.console_bytes, before + 5);
-	assert_int_equal(h->m->stats.exits[EXIT_NAE_IOIO] >= 5, 1);
+	assert_int_equal(emu_exits(h->m, EXIT_NAE_IOIO) >= 5, 1);
 }
 
 /* Hand-craft a request in the SVSM's GHCB page and exit with it. */
@@ -223,7 +223,7 @@ static void test_nae_misuse_answered_with_ghcb_errors(void **state)
 	assert_int_equal(info2, GHCB_ERR_MISSING_INPUT);
 	assert_int_equal(raw_nae(h, fill_unknown_exit, &info2), GHCB_NAE_ERROR);
 	assert_int_equal(info2, GHCB_ERR_INVALID_EVENT);
-	assert_true(h->m->stats.exits[EXIT_NAE_ERROR] >= 4);
+	assert_true(emu_exits(h->m, EXIT_NAE_ERROR) >= 4);
 }
 
 static void test_nae_psc_scratch_checks(void **state)
@@ -274,20 +274,20 @@ static void test_psc_more_than_one_buffer(void **state)
 	AS_SVSM(h, rc = ghcb_psc(svsm_ghcb(), gpa, 600, PSC_OP_SHARED));
 	assert_int_equal(rc, GHCB_CLIENT_OK);
 	assert_false(hx_rmp(h, gpa + 599 * PAGE_SIZE)->assigned);
-	assert_true(h->m->stats.exits[EXIT_NAE_PSC] >= 3);
+	assert_true(emu_exits(h->m, EXIT_NAE_PSC) >= 3);
 }
 
 static void test_psc_partial_progress_is_resumed(void **state)
 {
 	struct hx *h = *state;
 	u64 gpa = h->m->cfg.mem_size - 16 * PAGE_SIZE;
-	u64 exits = h->m->stats.exits[EXIT_NAE_PSC];
+	u64 exits = emu_exits(h->m, EXIT_NAE_PSC);
 	int rc;
 
 	h->m->hostile.psc_partial = 3;
 	AS_SVSM(h, rc = ghcb_psc(svsm_ghcb(), gpa, 16, PSC_OP_SHARED));
 	assert_int_equal(rc, GHCB_CLIENT_OK);
-	assert_int_equal(h->m->stats.exits[EXIT_NAE_PSC] - exits, 6);
+	assert_int_equal(emu_exits(h->m, EXIT_NAE_PSC) - exits, 6);
 	assert_false(hx_rmp(h, gpa + 15 * PAGE_SIZE)->assigned);
 }
 

@@ -78,7 +78,7 @@ static int teardown(void **state)
 
 static u64 greq_exits(struct hxa *a)
 {
-	return a->h->m->stats.exits[EXIT_NAE_GUEST_REQUEST];
+	return emu_exits(a->h->m, EXIT_NAE_GUEST_REQUEST);
 }
 
 /* One SERVICES call with certificates; returns RAX. */

@@ -91,11 +91,11 @@ static void test_console_goes_through_ghcb_ioio(void **state)
 	c.console = open_memstream(&text, &len);
 	struct hx *h = hx_boot(&c);
 	assert_non_null(h);
-	u64 ioio = h->m->stats.exits[EXIT_NAE_IOIO];
+	u64 ioio = emu_exits(h->m, EXIT_NAE_IOIO);
 	hx_as_svsm_begin(h);
 	log_info("via the serial port");
 	hx_as_svsm_end(h);
-	assert_true(h->m->stats.exits[EXIT_NAE_IOIO] > ioio);
+	assert_true(emu_exits(h->m, EXIT_NAE_IOIO) > ioio);
 	fflush(c.console);
 	assert_non_null(strstr(text, "via the serial port"));
 	assert_non_null(strstr(text, "SVSM 0.1.0 up"));

@@ -185,8 +185,10 @@ static void print_text(const struct scenario *s, const struct emu_machine *m, un
 {
 	struct svsm_counters c;
 	struct mm_stats mm;
-	const struct rmp_stats *r = &m->rmp.stats;
+	struct rmp_stats rs;
+	const struct rmp_stats *r = &rs;
 
+	rmp_stats_get(&m->rmp, &rs);
 	svsm_get_counters(&c);
 	mm_get_stats(&mm);
 	printf("svsm-emu %s: %llu MiB guest memory, SVSM at %#llx (+%llu MiB), guest at VMPL%d\n\n",
@@ -229,8 +231,8 @@ static void print_text(const struct scenario *s, const struct emu_machine *m, un
 	       (unsigned long long)c.spurious_entries);
 	printf("\nVMGEXITs by kind\n");
 	for (unsigned k = 0; k < EXIT_KIND_COUNT; k++) {
-		if (m->stats.exits[k]) {
-			printf("  %-24s %8llu\n", emu_exit_kind_names[k], (unsigned long long)m->stats.exits[k]);
+		if (emu_exits(m, k)) {
+			printf("  %-24s %8llu\n", emu_exit_kind_names[k], (unsigned long long)emu_exits(m, k));
 		}
 	}
 	printf("\nRMP transitions (4 KiB pages)\n");
@@ -277,8 +279,11 @@ static void print_json(const struct scenario *s, const struct emu_machine *m, un
 {
 	struct svsm_counters c;
 	struct mm_stats mm;
-	const struct rmp_stats *r = &m->rmp.stats;
+	struct rmp_stats rs;
+	const struct rmp_stats *r = &rs;
 	FILE *f = stdout;
+
+	rmp_stats_get(&m->rmp, &rs);
 
 	svsm_get_counters(&c);
 	mm_get_stats(&mm);
@@ -304,7 +309,7 @@ static void print_json(const struct scenario *s, const struct emu_machine *m, un
 	fprintf(f, "},\n  \"errors\": %llu,\n  \"spurious_entries\": %llu,\n  \"vmgexits\": {",
 		(unsigned long long)c.errors, (unsigned long long)c.spurious_entries);
 	for (unsigned k = 0; k < EXIT_KIND_COUNT; k++) {
-		fprintf(f, "%s\"%s\": %llu", k ? ", " : "", emu_exit_kind_names[k], (unsigned long long)m->stats.exits[k]);
+		fprintf(f, "%s\"%s\": %llu", k ? ", " : "", emu_exit_kind_names[k], (unsigned long long)emu_exits(m, k));
 	}
 	fprintf(f,
 		"},\n  \"rmp\": {\"validate\": %llu, \"rescind\": %llu, \"unchanged\": %llu, \"perm_changes\": %llu, "

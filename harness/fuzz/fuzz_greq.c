@@ -178,7 +178,7 @@ static void fg_attest(struct fuzz_in *in)
 		fuzz_finding("the guest cannot write its own calling area");
 	}
 	struct greq_info before = fg_info();
-	u64 exits = fuzz_m()->stats.exits[EXIT_NAE_GUEST_REQUEST];
+	u64 exits = emu_exits(fuzz_m(), EXIT_NAE_GUEST_REQUEST);
 	struct guest_regs r = {.rax = SVSM_CALL(SVSM_PROTOCOL_ATTEST, single ? SVSM_ATTEST_SINGLE_SERVICE : SVSM_ATTEST_SERVICES),
 			       .rcx = req_gpa,
 			       .rdx = ~0ull,
@@ -214,7 +214,7 @@ static void fg_attest(struct fuzz_in *in)
 	if (after.disabled && !fg_vmpck0_zero()) {
 		fuzz_finding("the channel is disabled but VMPCK0 is still in the secrets page");
 	}
-	if (before.disabled && fuzz_m()->stats.exits[EXIT_NAE_GUEST_REQUEST] != exits) {
+	if (before.disabled && emu_exits(fuzz_m(), EXIT_NAE_GUEST_REQUEST) != exits) {
 		fuzz_finding("a guest request left the SVSM after VMPCK0 was wiped");
 	}
 }

@@ -531,12 +531,12 @@ static void test_ghcb_ioio_console(void)
 		return;
 	}
 	u64 before = e->m->stats.console_bytes;
-	u64 ioio = e->m->stats.exits[EXIT_NAE_IOIO];
+	u64 ioio = emu_exits(e->m, EXIT_NAE_IOIO);
 	ktest_as_svsm_begin(e);
 	log_info("# console check from the SVSM");
 	ktest_as_svsm_end(e);
 	KCHECK(e->m->stats.console_bytes > before, "no console bytes");
-	KCHECK(e->m->stats.exits[EXIT_NAE_IOIO] > ioio, "console did not use IOIO exits");
+	KCHECK(emu_exits(e->m, EXIT_NAE_IOIO) > ioio, "console did not use IOIO exits");
 }
 
 static void core_panic(void *arg)
@@ -558,7 +558,7 @@ static void test_panic_terminates_via_ghcb(void)
 	KCHECK(terminated, "svsm_panic returned");
 	KCHECK_EQ(e->m->term_set, TERM_SET_SVSM);
 	KCHECK_EQ(e->m->term_code, TERM_SVSM_PANIC);
-	KCHECK_EQ(e->m->stats.exits[EXIT_MSR_TERMINATE], 1);
+	KCHECK_EQ(emu_exits(e->m, EXIT_MSR_TERMINATE), 1);
 }
 
 /* A hostile hypervisor that stalls page state changes cannot make the client loop or lie. */

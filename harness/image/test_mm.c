@@ -282,7 +282,7 @@ static void test_mm_double_free_panics(void)
 	KCHECK(terminated, "double free was not detected");
 	KCHECK_EQ(e->m->term_set, TERM_SET_SVSM);
 	KCHECK_EQ(e->m->term_code, TERM_SVSM_PANIC);
-	KCHECK(e->m->stats.exits[EXIT_MSR_TERMINATE] == 1, "termination did not go through the GHCB MSR protocol");
+	KCHECK(emu_exits(e->m, EXIT_MSR_TERMINATE) == 1, "termination did not go through the GHCB MSR protocol");
 }
 
 static const struct ktest tests[] = {

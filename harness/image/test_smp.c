@@ -362,16 +362,16 @@ static void test_smp_concurrent_calls(void)
 		return;
 	}
 	svsm_get_counters(&before);
-	u64 guest_calls = __atomic_load_n(&e->g.calls, __ATOMIC_RELAXED);
-	u64 guest_retries = __atomic_load_n(&e->g.retries, __ATOMIC_RELAXED);
+	u64 driver_calls = guest_calls(&e->g);
+	u64 driver_retries = guest_retries(&e->g);
 	u64 t0 = clock_ns();
 
 	nosnp_smp_run(smp_calls_worker, NULL);
 
 	u64 ms = (clock_ns() - t0) / 1000000;
 	svsm_get_counters(&after);
-	guest_calls = __atomic_load_n(&e->g.calls, __ATOMIC_RELAXED) - guest_calls;
-	guest_retries = __atomic_load_n(&e->g.retries, __ATOMIC_RELAXED) - guest_retries;
+	driver_calls = guest_calls(&e->g) - driver_calls;
+	driver_retries = guest_retries(&e->g) - driver_retries;
 	u64 ok_calls = 0;
 	for (u32 cpu = 0; cpu < info.cpus; cpu++) {
 		const struct smp_cpu_result *r = &smp_calls.res[cpu];
@@ -388,18 +388,18 @@ static void test_smp_concurrent_calls(void)
 		const struct svsm_cpu *c = cpu_find_apic(cpu);
 		KCHECK(c && c->ghcb_ready && c->requests > 0, "no SVSM context with a GHCB served vCPU %u", cpu);
 		const struct svsm_vcpu *v = vcpu_find_apic(cpu);
-		KCHECK(v && !v->in_call && !v->deleting, "vCPU %u missing or still marked busy", cpu);
+		KCHECK(v && !vcpu_is_busy(v), "vCPU %u missing or still marked busy", cpu);
 		KCHECK(vcpu_find_apic(SMP_EXTRA_APIC + cpu) == NULL, "extra vCPU %u still in the table", SMP_EXTRA_APIC + cpu);
 	}
 	smp_pages_granted(e, smp_calls.shared, SMP_SHARED_PAGES, "shared range");
 	struct svsm_vcpu *list[2 * SNP_MAX_CPUS];
 	KCHECK_EQ(vcpu_list(list, ARRAY_COUNT(list)), info.cpus);
 	/* Every attempt the guest made was dispatched once: no lost or doubled call, no spurious entry. */
-	KCHECK_EQ(after.calls_by_protocol[SVSM_PROTOCOL_CORE] - before.calls_by_protocol[SVSM_PROTOCOL_CORE], guest_calls);
+	KCHECK_EQ(after.calls_by_protocol[SVSM_PROTOCOL_CORE] - before.calls_by_protocol[SVSM_PROTOCOL_CORE], driver_calls);
 	KCHECK_EQ(after.spurious_entries, before.spurious_entries);
 	serial_printf("# smp: %u CPUs, %llu checks passed, %llu SVSM calls (%llu retries after BUSY/INCOMPLETE), %llu ms\n",
-		      info.cpus, (unsigned long long)ok_calls, (unsigned long long)guest_calls,
-		      (unsigned long long)guest_retries, (unsigned long long)ms);
+		      info.cpus, (unsigned long long)ok_calls, (unsigned long long)driver_calls,
+		      (unsigned long long)driver_retries, (unsigned long long)ms);
 }
 
 static const struct ktest tests[] = {

@@ -161,15 +161,17 @@ int svsm_boot(const struct svsm_boot_info *info)
 
 	cpu_boot_init();
 	struct svsm_cpu *cpu = cpu_this();
-	struct svsm_vcpu *bsp = mem_zalloc(sizeof(*bsp));
-	if (!bsp || !cpu) {
+	if (!cpu) {
 		return -4;
 	}
-	bsp->apic_id = info->bsp_apic_id;
-	bsp->startup = true;
-	bsp->caa_gpa = info->caa_gpa;
-	bsp->guest_vmpl = info->guest_vmpl;
-	if (vcpu_insert(bsp) != VCPU_INSERTED || cpu_ghcb_setup(cpu) != 0) {
+	const struct svsm_vcpu desc = {
+		.apic_id = info->bsp_apic_id,
+		.startup = true,
+		.caa_gpa = info->caa_gpa,
+		.guest_vmpl = info->guest_vmpl,
+	};
+	struct svsm_vcpu *bsp = NULL;
+	if (vcpu_insert(&desc, &bsp) != VCPU_INSERTED || cpu_ghcb_setup(cpu) != 0) {
 		log_error("cannot register a GHCB for the startup vCPU");
 		return -5;
 	}
@@ -183,8 +185,9 @@ int svsm_boot(const struct svsm_boot_info *info)
 		log_error("cannot create the guest's startup VMSA");
 		return -6;
 	}
-	bsp->guest_vmsa_gpa = vmsa_gpa;
-	bsp->vmsa = arch_phys_to_virt(vmsa_gpa);
+	/* Boot runs alone: no other CPU reads the table yet. */
+	__atomic_store_n(&bsp->guest_vmsa_gpa, vmsa_gpa, __ATOMIC_RELEASE);
+	__atomic_store_n(&bsp->vmsa, (u8 *)arch_phys_to_virt(vmsa_gpa), __ATOMIC_RELEASE);
 	if (ghcb_ap_create(&cpu->ghcb, SVM_AP_CREATE, info->guest_vmpl, info->bsp_apic_id, vmsa_gpa,
 			   info->sev_features) != GHCB_CLIENT_OK) {
 		log_error("hypervisor refused the guest's startup VMSA");

@@ -61,6 +61,8 @@ static struct svsm_cpu *cpu_new(u32 apic_id)
 	return c;
 }
 
+_Static_assert(sizeof(struct svsm_cpu) <= PAGE_SIZE, "a CPU context is one page");
+
 static void cpu_free(struct svsm_cpu *c)
 {
 	page_free(c->scratch, SVSM_CPU_SCRATCH_ORDER);

@@ -1,10 +1,15 @@
 /*
- * The vCPU table: one entry per guest VMSA the SVSM serves (startup vCPU and every
- * CREATE_VCPU), found by APIC ID on entry or by VMSA, with the vCPU's calling area.
+ * The vCPU table (vcpu.h): the entries of every guest VMSA the SVSM serves (startup vCPU
+ * and every CREATE_VCPU). Entries live in the CPU contexts (cpu.h) and are never freed;
+ * the table is an array of pointers to the entries in use, with holes.
  *
- * Lock order: the table lock is a leaf. While it is held nothing else is locked, nothing
- * is allocated or freed, no guest memory is touched and no VMGEXIT happens; functions
- * that need it take a `struct vcpus_locked` (proof that the caller holds it).
+ * Concurrency. The table lock is a leaf held only to add or remove an entry; lookups and
+ * scans take no lock: they load the pointers and the fields other CPUs may change with
+ * atomic loads. A scan running while an entry is added or removed may or may not see it:
+ * both happen only while the call doing it holds the claims of the entry's pages
+ * (claim.h), so a call that could be affected gets SVSM_ERR_BUSY for those pages first.
+ * An entry's state word orders a call against the deletion of its vCPU (vcpu_enter,
+ * vcpu_delete_begin: compare-and-swap on the same word).
  */
 #include <svsm/arch.h>
 #include <svsm/core.h>
@@ -16,9 +21,9 @@
 #include <svsm/vmsa.h>
 
 static SVSM_STATE struct {
-	struct spinlock lock;
-	struct svsm_vcpu *slots[SVSM_MAX_VCPUS];
-	u32 count;
+	struct spinlock lock;                  /* writers of slots[] and count */
+	struct svsm_vcpu *slots[SVSM_MAX_VCPUS]; /* entries in use; NULL = hole (atomic) */
+	u32 count;                             /* slots ever used (atomic, only grows) */
 	u64 reference_sev_features;
 } vcpus;
 
@@ -39,10 +44,22 @@ static void vcpus_unlock(struct vcpus_locked l)
 	spin_unlock(&vcpus.lock);
 }
 
-/* Forget every vCPU (fresh boot); the structures were freed with the old heap. */
-static void vcpu_table_reset(void)
+static u32 vcpu_state(const struct svsm_vcpu *v)
 {
-	memset(&vcpus, 0, sizeof(vcpus));
+	return __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
+}
+
+/* The table's entry @i, or NULL (a hole, or past the end). */
+static struct svsm_vcpu *vcpu_slot(u32 i)
+{
+	return __atomic_load_n(&vcpus.slots[i], __ATOMIC_ACQUIRE);
+}
+
+static u32 vcpu_count(void)
+{
+	u32 n = __atomic_load_n(&vcpus.count, __ATOMIC_ACQUIRE);
+
+	return n < SVSM_MAX_VCPUS ? n : SVSM_MAX_VCPUS;
 }
 
 u64 vcpu_caa(const struct svsm_vcpu *v)
@@ -55,123 +72,109 @@ void vcpu_set_caa(struct svsm_vcpu *v, u64 gpa)
 	__atomic_store_n(&v->caa_gpa, gpa, __ATOMIC_RELEASE);
 }
 
-/* The newest entry for @apic_id (the one not retired), or NULL. */
-static struct svsm_vcpu *vcpu_lookup_apic(struct vcpus_locked l, u32 apic_id)
+bool vcpu_is_retired(const struct svsm_vcpu *v)
 {
-	(void)l;
-	for (u32 i = 0; i < vcpus.count; i++) {
-		struct svsm_vcpu *v = vcpus.slots[i];
-		if (v->apic_id == apic_id && !v->retired) {
+	return (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_RETIRED;
+}
+
+bool vcpu_is_busy(const struct svsm_vcpu *v)
+{
+	return (vcpu_state(v) & (VCPU_IN_CALL | VCPU_DELETING)) != 0;
+}
+
+/* The live entry for @apic_id, or NULL (lock-free scan). */
+static struct svsm_vcpu *vcpu_lookup_apic(u32 apic_id)
+{
+	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
+		struct svsm_vcpu *v = vcpu_slot(i);
+		if (v && __atomic_load_n(&v->apic_id, __ATOMIC_RELAXED) == apic_id &&
+		    (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_LIVE) {
 			return v;
 		}
 	}
 	return NULL;
 }
 
-static struct svsm_vcpu *vcpu_lookup_vmsa(struct vcpus_locked l, u64 vmsa_gpa)
+static struct svsm_vcpu *vcpu_lookup_vmsa(u64 vmsa_gpa)
 {
-	(void)l;
-	for (u32 i = 0; i < vcpus.count; i++) {
-		if (vcpus.slots[i]->guest_vmsa_gpa == vmsa_gpa) {
-			return vcpus.slots[i];
+	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
+		struct svsm_vcpu *v = vcpu_slot(i);
+		if (v && __atomic_load_n(&v->guest_vmsa_gpa, __ATOMIC_RELAXED) == vmsa_gpa &&
+		    (vcpu_state(v) & VCPU_KIND_MASK) != VCPU_FREE) {
+			return v;
 		}
 	}
 	return NULL;
 }
 
-/* See vcpu.h. */
-struct svsm_vcpu *vcpu_enter(void)
+/* Mark @v in a call if it is the live, idle entry it should be. */
+static bool vcpu_try_enter(struct svsm_vcpu *v)
 {
-	u32 apic = arch_cpu_apic_id();
-	struct vcpus_locked l = vcpus_lock();
-	struct svsm_vcpu *v = vcpu_lookup_apic(l, apic);
+	u32 idle = VCPU_LIVE;
 
-	if (v && (v->in_call || v->deleting || !v->vmsa)) {
-		v = NULL;
+	return __atomic_compare_exchange_n(&v->state, &idle, VCPU_LIVE | VCPU_IN_CALL, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+/* See vcpu.h. The fast path touches only this CPU's own context and entry. */
+struct svsm_vcpu *vcpu_enter(struct svsm_cpu *c)
+{
+	struct svsm_vcpu *v = c->cur;
+
+	if (!v || !vcpu_try_enter(v)) {
+		/* Replaced, deleted or not known yet: find this APIC ID's live entry. */
+		v = vcpu_lookup_apic(c->apic_id);
+		if (!v || !vcpu_try_enter(v)) {
+			return NULL;
+		}
+		c->cur = v;
 	}
-	if (v) {
-		v->refs++;
-		v->in_call = true;
-		v->entry_caa = vcpu_caa(v);
-	}
-	vcpus_unlock(l);
+	__atomic_store_n(&v->entry_caa, vcpu_caa(v), __ATOMIC_RELEASE);
 	return v;
 }
 
 void vcpu_leave(struct svsm_vcpu *v)
 {
-	struct vcpus_locked l = vcpus_lock();
-
-	v->in_call = false;
-	v->entry_caa = 0;
-	vcpus_unlock(l);
-	vcpu_put(v);
+	__atomic_store_n(&v->entry_caa, 0, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&v->state, ~VCPU_IN_CALL, __ATOMIC_ACQ_REL);
 }
 
 struct svsm_vcpu *vcpu_get_apic(u32 apic_id)
 {
-	struct vcpus_locked l = vcpus_lock();
-	struct svsm_vcpu *v = vcpu_lookup_apic(l, apic_id);
-
-	if (v) {
-		v->refs++;
-	}
-	vcpus_unlock(l);
-	return v;
+	return vcpu_lookup_apic(apic_id);
 }
 
 struct svsm_vcpu *vcpu_get_vmsa(u64 vmsa_gpa)
 {
-	struct vcpus_locked l = vcpus_lock();
-	struct svsm_vcpu *v = vcpu_lookup_vmsa(l, vmsa_gpa);
-
-	if (v) {
-		v->refs++;
-	}
-	vcpus_unlock(l);
-	return v;
+	return vcpu_lookup_vmsa(vmsa_gpa);
 }
 
-/* Drop a reference; the last one of an entry that left the table frees it (outside the lock). */
 void vcpu_put(struct svsm_vcpu *v)
 {
-	struct vcpus_locked l = vcpus_lock();
-	bool last = --v->refs == 0 && v->removed;
-
-	vcpus_unlock(l);
-	if (last) {
-		mem_free(v);
-	}
+	(void)v;
 }
 
-/* Quiescent lookups (see vcpu.h): no references, no lock needed when nobody runs. */
+/* Quiescent lookups (see vcpu.h). */
 struct svsm_vcpu *vcpu_find_apic(u32 apic_id)
 {
-	struct vcpus_locked l = vcpus_lock();
-	struct svsm_vcpu *v = vcpu_lookup_apic(l, apic_id);
-
-	vcpus_unlock(l);
-	return v;
+	return vcpu_lookup_apic(apic_id);
 }
 
 struct svsm_vcpu *vcpu_find_vmsa(u64 vmsa_gpa)
 {
-	struct vcpus_locked l = vcpus_lock();
-	struct svsm_vcpu *v = vcpu_lookup_vmsa(l, vmsa_gpa);
-
-	vcpus_unlock(l);
-	return v;
+	return vcpu_lookup_vmsa(vmsa_gpa);
 }
 
 u32 vcpu_list(struct svsm_vcpu **out, u32 max)
 {
-	struct vcpus_locked l = vcpus_lock();
 	u32 n = 0;
 
-	for (u32 i = 0; i < vcpus.count && n < max; i++) {
-		out[n++] = vcpus.slots[i];
+	for (u32 i = 0, count = vcpu_count(); i < count && n < max; i++) {
+		struct svsm_vcpu *v = vcpu_slot(i);
+		if (v) {
+			out[n++] = v;
+		}
 	}
-	vcpus_unlock(l);
 	return n;
 }
 
@@ -188,33 +191,35 @@ enum vcpu_scan_what { SCAN_VMSA, SCAN_CAA, SCAN_CAA_HEADER };
 /* One pass over the table: does [@gpa, @gpa + @len) touch what @what names (but @except's CA)? */
 static bool vcpu_scan(enum vcpu_scan_what what, u64 gpa, u64 len, bool skip, u32 except)
 {
-	struct vcpus_locked l = vcpus_lock();
-	bool hit = false;
-
-	for (u32 i = 0; i < vcpus.count && !hit; i++) {
-		const struct svsm_vcpu *v = vcpus.slots[i];
+	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
+		const struct svsm_vcpu *v = vcpu_slot(i);
+		if (!v || (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_FREE) {
+			continue;
+		}
+		if (what == SCAN_VMSA) {
+			if (vcpu_page_in(__atomic_load_n(&v->guest_vmsa_gpa, __ATOMIC_RELAXED), gpa, len)) {
+				return true;
+			}
+			continue;
+		}
+		if (skip && __atomic_load_n(&v->apic_id, __ATOMIC_RELAXED) == except) {
+			continue;
+		}
 		/* Its current calling area, and the one its call in progress came through. */
-		u64 caas[2] = {vcpu_caa(v), v->entry_caa};
-		for (unsigned k = 0; k < 2 && !hit; k++) {
+		u64 caas[2] = {vcpu_caa(v), __atomic_load_n(&v->entry_caa, __ATOMIC_ACQUIRE)};
+		for (unsigned k = 0; k < 2; k++) {
 			u64 caa = caas[k];
 			if (k == 1 && (caa == 0 || caa == caas[0])) {
 				break;
 			}
-			switch (what) {
-			case SCAN_VMSA:
-				hit = k == 0 && vcpu_page_in(v->guest_vmsa_gpa, gpa, len);
-				break;
-			case SCAN_CAA:
-				hit = !(skip && v->apic_id == except) && vcpu_page_in(ALIGN_DOWN(caa, PAGE_SIZE), gpa, len);
-				break;
-			case SCAN_CAA_HEADER:
-				hit = len != 0 && gpa < caa + sizeof(struct svsm_list_hdr) && caa < gpa + len;
-				break;
+			bool hit = what == SCAN_CAA ? vcpu_page_in(ALIGN_DOWN(caa, PAGE_SIZE), gpa, len)
+						    : len != 0 && gpa < caa + sizeof(struct svsm_list_hdr) && caa < gpa + len;
+			if (hit) {
+				return true;
 			}
 		}
 	}
-	vcpus_unlock(l);
-	return hit;
+	return false;
 }
 
 bool vcpu_page_is_vmsa(u64 gpa)
@@ -247,15 +252,27 @@ bool vcpu_range_has_caa_header(u64 gpa, u64 len)
 	return vcpu_scan(SCAN_CAA_HEADER, gpa, len, false, 0);
 }
 
+/* Entries in use (lock held). */
+static u32 vcpu_in_use(struct vcpus_locked l)
+{
+	u32 used = 0;
+
+	(void)l;
+	for (u32 i = 0; i < vcpus.count; i++) {
+		used += vcpus.slots[i] != NULL;
+	}
+	return used;
+}
+
 /* Can a vCPU at @vmpl for @apic_id go in: room, and the APIC ID free or replaceable? */
 static enum vcpu_insert_result vcpu_can_insert(struct vcpus_locked l, u32 apic_id, u8 vmpl)
 {
-	const struct svsm_vcpu *old = vcpu_lookup_apic(l, apic_id);
+	const struct svsm_vcpu *old = vcpu_lookup_apic(apic_id);
 
 	if (old && (old->startup || old->guest_vmpl != vmpl)) {
 		return VCPU_APIC_TAKEN;
 	}
-	if (vcpus.count >= SVSM_MAX_VCPUS) {
+	if (vcpu_in_use(l) >= SVSM_MAX_VCPUS) {
 		return VCPU_TABLE_FULL;
 	}
 	return VCPU_INSERTED;
@@ -270,76 +287,115 @@ enum vcpu_insert_result vcpu_insert_check(u32 apic_id, u8 vmpl)
 	return r;
 }
 
-enum vcpu_insert_result vcpu_insert(struct svsm_vcpu *v)
+/* A table slot: the first hole, else a new one at the end (lock held; room checked). */
+static u32 vcpu_table_slot(struct vcpus_locked l)
 {
+	(void)l;
+	for (u32 i = 0; i < vcpus.count; i++) {
+		if (!vcpus.slots[i]) {
+			return i;
+		}
+	}
+	__atomic_store_n(&vcpus.count, vcpus.count + 1, __ATOMIC_RELEASE);
+	return vcpus.count - 1;
+}
+
+enum vcpu_insert_result vcpu_insert(const struct svsm_vcpu *v, struct svsm_vcpu **out)
+{
+	struct svsm_cpu *c = cpu_find_apic(v->apic_id);
 	struct vcpus_locked l = vcpus_lock();
 	enum vcpu_insert_result r = vcpu_can_insert(l, v->apic_id, v->guest_vmpl);
+	struct svsm_vcpu *e = NULL;
 
 	if (r == VCPU_INSERTED) {
-		struct svsm_vcpu *old = vcpu_lookup_apic(l, v->apic_id);
-		if (old) {
-			old->retired = true;
+		/* A free entry of the APIC ID's context (only this lock's holder takes one). */
+		for (unsigned i = 0; c && i < SVSM_CPU_VCPU_SLOTS && !e; i++) {
+			if (vcpu_state(&c->vcpu_slots[i]) == VCPU_FREE) {
+				e = &c->vcpu_slots[i];
+			}
 		}
-		v->refs = 1;
-		v->retired = false;
-		v->deleting = false;
-		v->removed = false;
-		v->in_call = false;
-		vcpus.slots[vcpus.count++] = v;
+		if (!e) {
+			r = VCPU_NO_CONTEXT;
+		}
+	}
+	if (r == VCPU_INSERTED) {
+		struct svsm_vcpu *old = vcpu_lookup_apic(v->apic_id);
+		__atomic_store_n(&e->apic_id, v->apic_id, __ATOMIC_RELAXED);
+		e->startup = v->startup;
+		e->guest_vmpl = v->guest_vmpl;
+		__atomic_store_n(&e->guest_vmsa_gpa, v->guest_vmsa_gpa, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->vmsa, v->vmsa, __ATOMIC_RELAXED);
+		vcpu_set_caa(e, v->caa_gpa);
+		__atomic_store_n(&e->entry_caa, 0, __ATOMIC_RELAXED);
+		e->calls = 0;
+		/* Published: the state, then the table's pointer. */
+		__atomic_store_n(&e->state, VCPU_LIVE, __ATOMIC_RELEASE);
+		__atomic_store_n(&vcpus.slots[vcpu_table_slot(l)], e, __ATOMIC_RELEASE);
+		if (old) {
+			/* Its call in progress (if any) ends normally; its CPU's next entry finds the new one. */
+			u32 s = vcpu_state(old);
+			while (!__atomic_compare_exchange_n(&old->state, &s, (s & ~VCPU_KIND_MASK) | VCPU_RETIRED, false,
+							    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			}
+		}
 	}
 	vcpus_unlock(l);
+	if (out) {
+		*out = e;
+	}
 	return r;
 }
 
+/* See vcpu.h. The compare-and-swap excludes vcpu_enter's on the same word. */
 bool vcpu_delete_begin(struct svsm_vcpu *t, const struct svsm_vcpu *caller)
 {
-	struct vcpus_locked l = vcpus_lock();
-	bool ok = !t->removed && !t->deleting && !(t->in_call && t != caller);
+	u32 s = vcpu_state(t);
 
-	if (ok) {
-		t->deleting = true;
+	for (;;) {
+		if ((s & VCPU_KIND_MASK) == VCPU_FREE || (s & VCPU_DELETING) || ((s & VCPU_IN_CALL) && t != caller)) {
+			return false;
+		}
+		if (__atomic_compare_exchange_n(&t->state, &s, s | VCPU_DELETING, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			return true;
+		}
 	}
-	vcpus_unlock(l);
-	return ok;
 }
 
 void vcpu_delete_end(struct svsm_vcpu *t, bool done)
 {
+	if (!done) {
+		__atomic_fetch_and(&t->state, ~VCPU_DELETING, __ATOMIC_ACQ_REL);
+		return;
+	}
 	struct vcpus_locked l = vcpus_lock();
-	bool last = false;
-
-	t->deleting = false;
-	if (done) {
-		for (u32 i = 0; i < vcpus.count; i++) {
-			if (vcpus.slots[i] == t) {
-				vcpus.slots[i] = vcpus.slots[--vcpus.count];
-				vcpus.slots[vcpus.count] = NULL;
-				break;
-			}
+	for (u32 i = 0; i < vcpus.count; i++) {
+		if (vcpus.slots[i] == t) {
+			__atomic_store_n(&vcpus.slots[i], NULL, __ATOMIC_RELEASE);
 		}
-		t->removed = true;
-		/* The table's reference. */
-		last = --t->refs == 0;
 	}
+	/* The slot is free; a call of its own that deleted it (@t == caller) still leaves it. */
+	__atomic_store_n(&t->state, VCPU_FREE, __ATOMIC_RELEASE);
 	vcpus_unlock(l);
-	if (last) {
-		mem_free(t);
-	}
 }
 
 /* See vcpu.h: PCPU_ID = 0 in every VMSA at the VMPLs of @vmpl_mask (a VMSA the SVSM owns). */
 void vcpu_flush_translations(u8 vmpl_mask)
 {
-	struct vcpus_locked l = vcpus_lock();
-
-	(void)l;
-	for (u32 i = 0; i < vcpus.count; i++) {
-		const struct svsm_vcpu *v = vcpus.slots[i];
-		if (v->vmsa && (vmpl_mask & (1u << v->guest_vmpl))) {
-			__atomic_store_n((u64 *)(v->vmsa + VMSA_PCPU_ID), 0, __ATOMIC_RELEASE);
+	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
+		const struct svsm_vcpu *v = vcpu_slot(i);
+		if (!v || (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_FREE) {
+			continue;
+		}
+		u8 *vmsa = __atomic_load_n(&v->vmsa, __ATOMIC_RELAXED);
+		if (vmsa && (vmpl_mask & (1u << v->guest_vmpl))) {
+			u64 *pcpu = (u64 *)(vmsa + VMSA_PCPU_ID);
+			/* Written only when it is not 0 already: no needless write to another vCPU's VMSA. */
+			if (__atomic_load_n(pcpu, __ATOMIC_RELAXED) != 0) {
+				__atomic_store_n(pcpu, 0, __ATOMIC_RELEASE);
+			}
 		}
 	}
-	vcpus_unlock(l);
 }
 
 /* SEV_FEATURES every guest VMSA must carry (the startup vCPU's). */
@@ -351,6 +407,6 @@ u64 vcpu_reference_sev_features(void)
 /* Boot: empty table, remember the reference SEV_FEATURES. */
 void vcpu_boot_init(u64 sev_features)
 {
-	vcpu_table_reset();
+	memset(&vcpus, 0, sizeof(vcpus));
 	vcpus.reference_sev_features = sev_features;
 }

@@ -24,7 +24,6 @@
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
-#include <svsm/spinlock.h>
 #include <svsm/string.h>
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
@@ -511,12 +510,8 @@ static u32 core_create_vcpu_claimed(struct svsm_call *c, u64 vmsa_gpa, u64 caa_g
 	if (vcpu_insert_check(apic_id, c->caller_vmpl) == VCPU_TABLE_FULL) {
 		return SVSM_ERR_INVALID_REQUEST;
 	}
-	/* The vCPU's entry, and the SVSM's context for its CPU (kept: cpu.h). */
+	/* The SVSM's context for the vCPU's CPU, which holds the vCPU's entry (kept: cpu.h). */
 	if (!cpu_prepare(apic_id)) {
-		return SVSM_RESULT_NEED_MEMORY | 1;
-	}
-	struct svsm_vcpu *nv = mem_zalloc(sizeof(*nv));
-	if (!nv) {
 		return SVSM_RESULT_NEED_MEMORY | 1;
 	}
 	/*
@@ -547,7 +542,7 @@ static u32 core_create_vcpu_claimed(struct svsm_call *c, u64 vmsa_gpa, u64 caa_g
 	/* An APIC ID taken by the startup vCPU or by a vCPU at another VMPL cannot be replaced. */
 	enum vcpu_insert_result ir = vcpu_insert_check(apic_id, vmpl);
 	if (ir != VCPU_INSERTED) {
-		rc = ir == VCPU_TABLE_FULL ? SVSM_ERR_INVALID_REQUEST : SVSM_ERR_INVALID_PARAMETER;
+		rc = ir == VCPU_APIC_TAKEN ? SVSM_ERR_INVALID_PARAMETER : SVSM_ERR_INVALID_REQUEST;
 		goto undo;
 	}
 	/* Guest VMPLs that could write the page may still do so through cached translations. */
@@ -557,23 +552,24 @@ static u32 core_create_vcpu_claimed(struct svsm_call *c, u64 vmsa_gpa, u64 caa_g
 		rc = core_rmp_result(rrc);
 		goto undo;
 	}
-	nv->apic_id = apic_id;
-	nv->guest_vmsa_gpa = vmsa_gpa;
-	nv->vmsa = arch_phys_to_virt(vmsa_gpa);
-	nv->caa_gpa = caa_gpa;
-	nv->guest_vmpl = vmpl;
-	ir = vcpu_insert(nv);
+	const struct svsm_vcpu desc = {
+		.apic_id = apic_id,
+		.guest_vmsa_gpa = vmsa_gpa,
+		.vmsa = arch_phys_to_virt(vmsa_gpa),
+		.caa_gpa = caa_gpa,
+		.guest_vmpl = vmpl,
+	};
+	ir = vcpu_insert(&desc, NULL);
 	if (ir != VCPU_INSERTED) {
 		/* Another call took the last slot or the APIC ID since the check: undo. */
 		arch_rmpadjust(vmsa_gpa, PAGE_SIZE_4K, vmpl, 0, false);
-		rc = ir == VCPU_TABLE_FULL ? SVSM_ERR_INVALID_REQUEST : SVSM_ERR_INVALID_PARAMETER;
+		rc = ir == VCPU_APIC_TAKEN ? SVSM_ERR_INVALID_PARAMETER : SVSM_ERR_INVALID_REQUEST;
 		goto undo;
 	}
 	return SVSM_SUCCESS;
 
 undo:
 	core_perms_restore(vmsa_gpa, PAGE_SIZE_4K, &saved);
-	mem_free(nv);
 	return rc;
 }
 
@@ -673,31 +669,35 @@ out:
 
 /* --- DEPOSIT_MEM / WITHDRAW_MEM ------------------------------------------------------- */
 
-/* Serialises the updates of the startup vCPU's mem_available flag (a leaf lock). */
-static SVSM_STATE struct spinlock mem_available_lock = SPINLOCK_INIT;
-
-void core_mem_available_lock_reset(void)
-{
-	mem_available_lock = (struct spinlock)SPINLOCK_INIT;
-}
-
 /*
- * Write the startup vCPU's mem_available flag (or, with @caa/@vmpl, another CA's header,
- * @pending first when @with_pending): computed and written under one lock so that the
- * last write is the current answer. A guest-memory write, not a VMGEXIT.
+ * Write the mem_available flag (see core.h). No lock: every writer checks the allocator
+ * again after its write and writes again if the answer changed meanwhile, so an older
+ * answer written late by another CPU is corrected by that CPU itself, and once calls stop
+ * the flag is the allocator's answer. Bounded: under constant change the next writer
+ * corrects it.
  */
 void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending)
 {
-	spin_lock(&mem_available_lock);
 	u8 hdr[2] = {0, mm_withdraw_available() ? 1 : 0};
+
 	if (with_pending) {
 		if (arch_guest_write(caa + SVSM_CA_CALL_PENDING_OFFSET, hdr, sizeof(hdr)) != 0) {
 			log_debug("calling area %llx not writable", (unsigned long long)caa);
+			return;
 		}
-	} else {
-		guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1);
+	} else if (guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1) != SVSM_SUCCESS) {
+		return;
 	}
-	spin_unlock(&mem_available_lock);
+	for (unsigned i = 0; i < 4; i++) {
+		u8 now = mm_withdraw_available() ? 1 : 0;
+		if (now == hdr[1]) {
+			return;
+		}
+		hdr[1] = now;
+		if (guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1) != SVSM_SUCCESS) {
+			return;
+		}
+	}
 }
 
 static void core_update_mem_available(void)

@@ -19,18 +19,26 @@ static SVSM_STATE struct svsm_counters counters;
 /* See core.h: the leaf locks a terminated request may have left taken. */
 void core_lock_reset(void)
 {
-	core_mem_available_lock_reset();
 	vtpm_lock_reset();
 	log_lock_reset();
 }
 
-/* Snapshot of the call counters (each read atomically; together they are approximate). */
+/*
+ * Snapshot of the call counters: the calls are counted per CPU (cpu.h) and added up here,
+ * each read atomically (exact once calls stop, approximate while they run).
+ */
 void svsm_get_counters(struct svsm_counters *out)
 {
-	for (unsigned i = 0; i < ARRAY_COUNT(counters.calls_by_protocol); i++) {
-		out->calls_by_protocol[i] = __atomic_load_n(&counters.calls_by_protocol[i], __ATOMIC_RELAXED);
+	struct svsm_cpu *cpus[SVSM_MAX_VCPUS];
+	u32 n = cpu_list(cpus, SVSM_MAX_VCPUS);
+
+	*out = (struct svsm_counters){0};
+	for (u32 c = 0; c < n; c++) {
+		for (unsigned i = 0; i < ARRAY_COUNT(out->calls_by_protocol); i++) {
+			out->calls_by_protocol[i] += __atomic_load_n(&cpus[c]->calls_by_protocol[i], __ATOMIC_RELAXED);
+		}
+		out->errors += __atomic_load_n(&cpus[c]->errors, __ATOMIC_RELAXED);
 	}
-	out->errors = __atomic_load_n(&counters.errors, __ATOMIC_RELAXED);
 	out->spurious_entries = __atomic_load_n(&counters.spurious_entries, __ATOMIC_RELAXED);
 }
 
@@ -81,6 +89,27 @@ static void request_complete(struct svsm_vcpu *v, u8 *vmsa, u64 entry_caa, const
 	}
 }
 
+/*
+ * The caller's rights on its calling area's header, checked on every call: RAM, not the
+ * SVSM's, readable and writable by the caller's VMPL. A calling area is never a VMSA
+ * (CREATE_VCPU and REMAP_CA refuse VMSA pages, CREATE_VCPU refuses calling areas as
+ * VMSAs, DEPOSIT_MEM refuses both), so the vCPU-table scan of guestmem_check is not
+ * repeated here.
+ */
+static u32 request_caa_check(u8 vmpl, u64 caa)
+{
+	u8 perms = 0;
+
+	if (!guestmem_is_ram(caa, 2) || owned_page(caa)) {
+		return SVSM_ERR_INVALID_ADDRESS;
+	}
+	u32 rc = guestmem_rights(vmpl, caa, &perms);
+	if ((rc != RMP_SUCCESS && rc != RMP_UNSUPPORTED) || (perms & GUESTMEM_RW) != GUESTMEM_RW) {
+		return SVSM_ERR_INVALID_ADDRESS;
+	}
+	return SVSM_SUCCESS;
+}
+
 /* One entry into VMPL0 from the guest on this vCPU; see core.h. No lock is held throughout. */
 void svsm_request_handle(void)
 {
@@ -95,7 +124,7 @@ void svsm_request_handle(void)
 		/* Without a GHCB the MSR protocol still works; the console falls back. */
 		log_debug("CPU %u has no GHCB", cpu->apic_id);
 	}
-	struct svsm_vcpu *v = vcpu_enter();
+	struct svsm_vcpu *v = vcpu_enter(cpu);
 	if (!v) {
 		counter_inc(&counters.spurious_entries);
 		log_error("entry from unknown vCPU (APIC ID %u)", arch_cpu_apic_id());
@@ -112,9 +141,8 @@ void svsm_request_handle(void)
 	 * The calling area is read and written for the caller: its VMPL must be able to write
 	 * it. A CA the caller lost access to (or that was rescinded) is no call at all.
 	 */
-	if (vmsa_get(vmsa, VMSA_GUEST_EXITCODE) != VMEXIT_VMGEXIT ||
-	    guestmem_check(caller_vmpl, caa, 2, GUESTMEM_RW) != SVSM_SUCCESS || arch_guest_read(caa, &pending, 1) != 0 ||
-	    pending == 0) {
+	if (vmsa_get(vmsa, VMSA_GUEST_EXITCODE) != VMEXIT_VMGEXIT || request_caa_check(caller_vmpl, caa) != SVSM_SUCCESS ||
+	    arch_guest_read(caa, &pending, 1) != 0 || pending == 0) {
 		/* Not a call: the host entered us for nothing. Resume the guest. */
 		counter_inc(&counters.spurious_entries);
 		vmsa_put(vmsa, VMSA_EFER, efer | EFER_SVME);
@@ -139,10 +167,12 @@ void svsm_request_handle(void)
 	} else {
 		result = protocol_dispatch(&call);
 	}
+	/* Per CPU (no shared cache line per call); svsm_get_counters adds them up. */
 	u32 proto = SVSM_CALL_PROTOCOL(call.rax);
-	counter_inc(&counters.calls_by_protocol[proto < 4 ? proto : 4]);
+	__atomic_store_n(&cpu->calls_by_protocol[proto < 4 ? proto : 4], cpu->calls_by_protocol[proto < 4 ? proto : 4] + 1,
+			 __ATOMIC_RELAXED);
 	if (result >= SVSM_ERR_INCOMPLETE) {
-		counter_inc(&counters.errors);
+		__atomic_store_n(&cpu->errors, cpu->errors + 1, __ATOMIC_RELAXED);
 	}
 	if (!call.vcpu_deleted) {
 		request_complete(v, vmsa, caa, &call, result);

@@ -11,6 +11,13 @@
 
 #include <svsm/ghcb_client.h>
 #include <svsm/types.h>
+#include <svsm/vcpu.h>
+
+/*
+ * The guest vCPU entries of this APIC ID (vcpu.h) live here: the current one and those a
+ * CPU offline/online cycle replaced but the guest has not deleted yet.
+ */
+#define SVSM_CPU_VCPU_SLOTS 8
 
 /* Per-CPU scratch of the calls (the core protocol's lists and copies), 16 KiB. */
 #define SVSM_CPU_SCRATCH_ORDER 2
@@ -21,7 +28,11 @@ struct svsm_cpu {
 	struct ghcb_page ghcb; /* the SVSM's GHCB on this CPU */
 	bool ghcb_ready;
 	u64 requests;          /* entries into the SVSM served on this CPU */
+	u64 calls_by_protocol[5]; /* this CPU's share of struct svsm_counters */
+	u64 errors;
 	u8 *scratch;           /* SVSM_CPU_SCRATCH_SIZE bytes */
+	struct svsm_vcpu *cur; /* the entry this CPU entered last (vcpu_enter's fast path) */
+	struct svsm_vcpu vcpu_slots[SVSM_CPU_VCPU_SLOTS];
 };
 
 /*

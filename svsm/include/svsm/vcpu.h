@@ -2,12 +2,15 @@
  * The guest vCPUs the SVSM serves: one entry per guest VMSA (the startup vCPU's and every
  * CREATE_VCPU's), with its APIC ID, VMPL, VMSA and calling area.
  *
- * Concurrency: the table has one lock (vcpu.c), held only for short scans and updates,
- * never across a VMGEXIT. Entries are reference-counted: the table holds one reference,
- * every user that found an entry holds one while it uses it; an entry removed from the
- * table is freed when the last reference goes. An entry's fields are fixed once it is in
- * the table, but for the calling area (REMAP_CA by its own vCPU, atomic) and the flags the
- * table keeps under its lock.
+ * Concurrency. An entry lives in the SVSM's context of its APIC ID's CPU (cpu.h), which is
+ * never freed, so a pointer to an entry never dangles: a deleted entry's slot is only
+ * reused for the same APIC ID. The table (vcpu.c) lists the entries in use; its lock is
+ * held only to add or remove one. Everything else is lock-free: the lookups scan the
+ * table with atomic loads, and an entry's state is one atomic word (VCPU_*) that the
+ * entry into a call and the start of a deletion change with compare-and-swap, so that a
+ * call and the deletion of its vCPU exclude each other. An entry's fields are fixed while
+ * it is in use, but for its calling area (REMAP_CA by its own vCPU) and the calling area
+ * its call in progress came through; fields other CPUs read are read atomically.
  */
 #ifndef SVSM_VCPU_H
 #define SVSM_VCPU_H
@@ -16,33 +19,47 @@
 
 #define SVSM_MAX_VCPUS 256
 
+/* State of an entry: what it is, and flags. */
+#define VCPU_FREE 0u          /* slot unused */
+#define VCPU_LIVE 1u          /* the vCPU of its APIC ID */
+#define VCPU_RETIRED 2u       /* replaced by a newer VMSA for its APIC ID; a VMSA until deleted */
+#define VCPU_KIND_MASK 0xFFu
+#define VCPU_IN_CALL 0x100u   /* a call of this vCPU is being served */
+#define VCPU_DELETING 0x200u  /* DELETE_VCPU in progress: entries of its CPU find nothing */
+
 struct svsm_vcpu {
+	u32 state;             /* VCPU_* (atomic) */
 	u32 apic_id;
 	bool startup;          /* the boot vCPU: cannot be deleted or replaced */
+	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
 	u64 guest_vmsa_gpa;    /* VMSA of the guest at its VMPL */
 	u8 *vmsa;              /* the same page mapped into the SVSM (arch_phys_to_virt) */
 	u64 caa_gpa;           /* current calling area (read with vcpu_caa) */
-	u64 entry_caa;         /* the calling area its call in progress came through (under the lock) */
-	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
+	u64 entry_caa;         /* the calling area its call in progress came through (atomic) */
 	u64 calls;             /* SVSM calls served on this vCPU (only its own CPU counts) */
-	/* Kept by the table, under its lock. */
-	u32 refs;
-	bool retired;          /* replaced by a newer VMSA for its APIC ID; still a VMSA until deleted */
-	bool deleting;         /* DELETE_VCPU in progress: entries of its CPU find nothing */
-	bool removed;          /* out of the table: freed with the last reference */
-	bool in_call;          /* a call of this vCPU is being served */
 };
 
+struct svsm_cpu;
+
 /*
- * The entry of the vCPU making the current entry into the SVSM (the newest VMSA of this
- * CPU's APIC ID), with a reference, marked in a call until vcpu_leave. NULL if the SVSM
- * does not know this APIC ID, or if the entry is already in a call (a second entry of the
- * same vCPU cannot happen on hardware: spurious).
+ * The entry of the vCPU making the current entry into the SVSM on CPU @c (the newest VMSA
+ * of its APIC ID), marked in a call until vcpu_leave, with @caa_out its calling area at
+ * entry. NULL if the SVSM does not know this APIC ID, if the entry is being deleted, or
+ * if it is already in a call (a second entry of the same vCPU cannot happen on hardware).
  */
-struct svsm_vcpu *vcpu_enter(void);
+struct svsm_vcpu *vcpu_enter(struct svsm_cpu *c);
 void vcpu_leave(struct svsm_vcpu *v);
 
-/* Entries with a reference (vcpu_put it): the newest for @apic_id, or the one with @vmsa_gpa. */
+/* Is @v replaced by a newer VMSA / in a call or being deleted (for tests and the oracle)? */
+bool vcpu_is_retired(const struct svsm_vcpu *v);
+bool vcpu_is_busy(const struct svsm_vcpu *v);
+
+/*
+ * The newest entry for @apic_id, or the one with @vmsa_gpa, or NULL: entries are never
+ * freed (see above), so the pointer stays valid; whether the entry is still that vCPU
+ * afterwards is for the caller to secure (the page claim of its VMSA, claim.h).
+ * vcpu_put is the matching no-op, kept so that callers say where their use ends.
+ */
 struct svsm_vcpu *vcpu_get_apic(u32 apic_id);
 struct svsm_vcpu *vcpu_get_vmsa(u64 vmsa_gpa);
 void vcpu_put(struct svsm_vcpu *v);
@@ -85,15 +102,17 @@ enum vcpu_insert_result {
 	VCPU_INSERTED = 0,
 	VCPU_TABLE_FULL = -1,
 	VCPU_APIC_TAKEN = -2,  /* by the startup vCPU, or by one at another VMPL */
+	VCPU_NO_CONTEXT = -3,  /* no SVSM context for the APIC ID (cpu_prepare), or all its slots used */
 };
 
 /*
- * Add @v (its table reference is the one it has). An entry already there for its APIC ID
- * at the same VMPL is replaced: it becomes retired (Linux's CPU offline/online cycle: a
- * new VMSA for the same APIC ID, the old one deleted afterwards). True capacity is
- * checked here, under the lock.
+ * Add the vCPU described by @v (its apic_id, startup, guest_vmpl, guest_vmsa_gpa, vmsa,
+ * caa_gpa): copied into a free slot of the SVSM's context for that APIC ID (cpu_prepare
+ * made it), returned in *@out. An entry already there for its APIC ID at the same VMPL is
+ * replaced: it becomes retired (Linux's CPU offline/online cycle: a new VMSA for the same
+ * APIC ID, the old one deleted afterwards). Capacity is checked here, under the lock.
  */
-enum vcpu_insert_result vcpu_insert(struct svsm_vcpu *v);
+enum vcpu_insert_result vcpu_insert(const struct svsm_vcpu *v, struct svsm_vcpu **out);
 /* Would vcpu_insert of a vCPU at @vmpl for @apic_id succeed now? (A check before acting.) */
 enum vcpu_insert_result vcpu_insert_check(u32 apic_id, u8 vmpl);
 
@@ -102,7 +121,7 @@ enum vcpu_insert_result vcpu_insert_check(u32 apic_id, u8 vmpl);
  * entries into the SVSM find no vCPU from now on) unless a call of it is being served on
  * another CPU than @caller's (@caller may be @t itself: deleting one's own VMSA) or it is
  * already being deleted; false then. vcpu_delete_end takes it out of the table if @done
- * (the table's reference is dropped: it is freed with the last one), else unmarks it.
+ * (its slot becomes free), else unmarks it.
  */
 bool vcpu_delete_begin(struct svsm_vcpu *t, const struct svsm_vcpu *caller);
 void vcpu_delete_end(struct svsm_vcpu *t, bool done);
