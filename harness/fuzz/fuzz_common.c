@@ -1,5 +1,6 @@
 /* The fuzzing machine: snapshot/reset, the input header, SVSM calls with the oracles after each one. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,6 +351,15 @@ bool fuzz_catch_terminate(void (*fn)(void *ctx), void *ctx)
 	void *volatile saved = m->term_jmp;
 
 	if (setjmp(jb) != 0) {
+		/*
+		 * A fault in the SVSM's views ends in a longjmp out of the SIGSEGV handler; the
+		 * engine's handler in front of ours (libFuzzer's) runs with SIGSEGV blocked, which
+		 * longjmp does not undo: the next fault would kill the process.
+		 */
+		sigset_t segv;
+		sigemptyset(&segv);
+		sigaddset(&segv, SIGSEGV);
+		sigprocmask(SIG_UNBLOCK, &segv, NULL);
 		m->term_jmp = saved;
 		emu_vcpu_set_current(NULL);
 		fz.ctl->terminated = true;
