@@ -270,6 +270,15 @@ int snapshot_track(struct snapshot *s, void *ptr, size_t len)
 	return 0;
 }
 
+int snapshot_track_announced(struct snapshot *s, void *ptr, size_t len)
+{
+	if (((uintptr_t)ptr | len) & (SNAP_PAGE - 1) || snapshot_track(s, ptr, len) != 0) {
+		return -1;
+	}
+	s->regions[s->region_count - 1].announced = true;
+	return 0;
+}
+
 void snapshot_alias_hooks(struct snapshot *s, snap_access_fn access, snap_fault_fn fault, void *ctx)
 {
 	s->access = access;
@@ -362,6 +371,9 @@ void snapshot_alias_limit(struct snapshot *s, unsigned alias, void *primary, siz
 /* Raise the primary view of pages [@i, @i + @n) of @r to read-write. */
 static bool snapshot_primary_rw(struct snapshot *s, struct snap_region *r, size_t i, size_t n)
 {
+	if (r->announced) {
+		return true; /* never write-protected */
+	}
 	if (mprotect(r->base + i * SNAP_PAGE, n * SNAP_PAGE, SNAP_RW) != 0) {
 		return false;
 	}
@@ -692,12 +704,15 @@ int snapshot_take(struct snapshot *s)
 	snap_active = s;
 	for (unsigned i = 0; i < s->region_count; i++) {
 		struct snap_region *r = &s->regions[i];
+		memset(r->flags, 0, r->pages);
+		if (r->announced) {
+			continue; /* its primary view stays writable: writes to it are announced */
+		}
 		if (mprotect(r->base, r->pages * SNAP_PAGE, PROT_READ) != 0) {
 			snap_active = NULL;
 			return -1;
 		}
 		memset(r->prot, SNAP_R, r->pages);
-		memset(r->flags, 0, r->pages);
 	}
 	s->taken = true;
 	/* Every page is clean now: at most read-only in the aliases too. */
@@ -742,7 +757,7 @@ static void snapshot_fix_page(struct snapshot *s, uint8_t *page, struct snap_run
 	size_t i = 0;
 	struct snap_region *r = snapshot_find(s, page, &i);
 
-	if (r->state[i] == SNAP_CLEAN && r->prot[i] != SNAP_R) {
+	if (r->state[i] == SNAP_CLEAN && r->prot[i] != SNAP_R && !r->announced) {
 		snapshot_run_add(s, primary, r->base, r->prot, i, SNAP_R);
 	}
 	if (r->aliases) {

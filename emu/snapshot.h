@@ -79,6 +79,7 @@ struct snap_region {
 	uint32_t *slot;    /* per page: index in the undo log (logged) or hot table (hot) */
 	uint8_t *backdoor; /* with aliases: a writable mapping of the same pages (restores) */
 	unsigned aliases;  /* how many aliases it has */
+	bool announced;    /* the primary view is never write-protected (snapshot_track_announced) */
 };
 
 /* Another mapping of a tracked region's pages, with its own access rule. */
@@ -188,6 +189,15 @@ void snapshot_init(struct snapshot *s);
  * memory.
  */
 int snapshot_track(struct snapshot *s, void *ptr, size_t len);
+
+/*
+ * Track the page-aligned [@ptr, @ptr + @len) whose every write through this mapping is
+ * announced by snapshot_prepare_write() (a machine model that writes only through its
+ * write hook): this view is never write-protected, so those writes cost no fault and no
+ * mprotect; its aliases still are. A write that is not announced is not undone by the
+ * restore. 0 or -1.
+ */
+int snapshot_track_announced(struct snapshot *s, void *ptr, size_t len);
 
 /* Also copy [@ptr, @ptr + @len) whole at every restore (no protection). 0 or -1. */
 int snapshot_blob(struct snapshot *s, void *ptr, size_t len);

@@ -108,6 +108,7 @@ static struct {
 	u32 pre_caller_apic;
 	u32 pre_taken;             /* m->host_taken.count when the call began */
 	u64 caller_svsm_page;      /* see fuzz_caller_svsm_page() */
+	u8 *mem_at_snapshot;       /* FUZZ_CHECK_VIEWS=1: guest memory at snapshot time */
 	char report[4096];
 } fz;
 
@@ -459,6 +460,15 @@ static void fuzz_views_debug(const char *when)
 	if (on && fz.snap.taken && !fuzz_views_check(why, sizeof(why))) {
 		fuzz_finding("the SVSM's views %s: %s", when, why);
 	}
+	/* After a reset, all of guest memory is back: no write went unannounced. */
+	if (on && fz.mem_at_snapshot && !strcmp(when, "after the reset")) {
+		for (u64 i = 0; i < FUZZ_MEM_PAGES; i++) {
+			if (!snapshot_page_equal(fz.mem + i * PAGE_SIZE, fz.mem_at_snapshot + i * PAGE_SIZE)) {
+				fuzz_finding("guest page 0x%llx is not as in the snapshot after the reset",
+					     (unsigned long long)(i << PAGE_SHIFT));
+			}
+		}
+	}
 }
 
 /* --- symbols and value encodings -------------------------------------------------------- */
@@ -777,7 +787,12 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 	snapshot_init(&fz.snap);
 	fz.snap.write_hook = fuzz_shadow_written;
 	snapshot_alias_hooks(&fz.snap, fuzz_view_access, fuzz_view_fault, NULL);
-	if (snapshot_track(&fz.snap, fz.ctl, ctl_len) != 0 || snapshot_track(&fz.snap, fz.mem, FUZZ_MEM_SIZE) != 0 ||
+	/*
+	 * The machine's view is never write-protected: the model announces each of its writes
+	 * (write_hook, fuzz_model_write), and nothing else writes it. FUZZ_CHECK_VIEWS=1
+	 * checks after every reset that this held (fuzz_views_debug).
+	 */
+	if (snapshot_track(&fz.snap, fz.ctl, ctl_len) != 0 || snapshot_track_announced(&fz.snap, fz.mem, FUZZ_MEM_SIZE) != 0 ||
 	    snapshot_track(&fz.snap, fz.rmp, FUZZ_RMP_PAGES * PAGE_SIZE) != 0 ||
 	    snapshot_track(&fz.snap, __start_svsm_state, (size_t)(__stop_svsm_state - __start_svsm_state)) != 0 ||
 	    (opts->psp && snapshot_track(&fz.snap, opts->psp->st, ALIGN_UP(sizeof(*opts->psp->st), PAGE_SIZE)) != 0) ||
@@ -804,6 +819,14 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 	if (snapshot_take(&fz.snap) != 0) {
 		perror("fuzz: snapshot");
 		return -1;
+	}
+	const char *check = getenv("FUZZ_CHECK_VIEWS");
+	if (check && check[0] == '1') {
+		fz.mem_at_snapshot = malloc(FUZZ_MEM_SIZE);
+		if (!fz.mem_at_snapshot) {
+			return -1;
+		}
+		memcpy(fz.mem_at_snapshot, fz.mem, FUZZ_MEM_SIZE);
 	}
 	if (opts->boot_per_input) {
 		/* Inputs may make boot fail; an honest hypervisor must not (or every input is moot). */

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <cmocka.h>
@@ -308,6 +309,31 @@ static void test_vmpl_guests_call_from_their_vcpus(void **state)
 	}
 }
 
+/*
+ * The machine's view is not write-protected: the model announces its writes. A write that
+ * bypasses the announcement is not undone, and FUZZ_CHECK_VIEWS=1 (on for this suite)
+ * reports it at the next reset.
+ */
+static void test_unannounced_write_is_caught(void **state)
+{
+	static const u8 header[FUZZ_HEADER_SIZE] = {0};
+	struct fuzz_in in = {header, sizeof(header)};
+	u8 *byte = fuzz_m()->mem + FUZZ_WINDOW + 0x500;
+
+	fuzz_selftest_begin();
+	assert_int_equal(*byte, 0);
+	*byte = 0x77;
+	fuzz_finding_hook = fuzz_selftest_hook;
+	if (setjmp(fuzz_selftest_jmp) == 0) {
+		fuzz_begin(&in);
+		fuzz_finding_hook = NULL;
+		fail_msg("the reset did not notice guest memory it could not restore");
+	}
+	fuzz_finding_hook = NULL;
+	assert_non_null(strstr(fuzz_selftest_msg, "not as in the snapshot"));
+	*byte = 0; /* what the snapshot has: the next tests start clean */
+}
+
 /* FNV-1a of a byte range. */
 static u64 fuzz_selftest_hash(const void *p, size_t len)
 {
@@ -364,9 +390,12 @@ int main(void)
 		cmocka_unit_test(test_direct_map_fault_terminates),
 		cmocka_unit_test(test_shared_mapping_fault_terminates),
 		cmocka_unit_test(test_views_check_fires),
+		cmocka_unit_test(test_unannounced_write_is_caught),
 		cmocka_unit_test(test_vmpl_guests_call_from_their_vcpus),
 		cmocka_unit_test(test_reset_restores_memory_and_rmp),
 	};
 
+	/* Every reset and call of this suite also checks the SVSM's views and the restore. */
+	setenv("FUZZ_CHECK_VIEWS", "1", 1);
 	return cmocka_run_group_tests_name("fuzz_selftest", tests, fuzz_selftest_setup, NULL);
 }
