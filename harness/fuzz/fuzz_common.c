@@ -1630,6 +1630,12 @@ struct fuzz_caller {
 	struct emu_vcpu *ev;
 	u8 vmpl;          /* its guest's VMPL */
 	bool alive;
+	/*
+	 * The machine's "running VMSA deleted" mark of the vCPU was already set: it stays set
+	 * when another guest context is started on the same APIC ID later (a VMPL1 guest can
+	 * start an AP on the APIC ID whose VMPL2 context deleted its own VMSA).
+	 */
+	bool destroyed_before;
 	u64 running_vmsa; /* the VMSA its guest context runs on */
 	u64 svsm_vmsa;    /* the VMSA the SVSM has registered for its APIC ID (0: none) */
 };
@@ -1645,6 +1651,7 @@ static void fuzz_caller_note(struct fuzz_caller *c, u32 apic_id, u8 vmpl)
 	c->ev = emu_vcpu_find(&fz.ctl->m, apic_id);
 	c->vmpl = vmpl;
 	c->alive = c->ev && c->ev->vmsa_valid[vmpl];
+	c->destroyed_before = c->ev && c->ev->destroyed_while_running;
 	c->running_vmsa = c->alive ? c->ev->vmsa_gpa[vmpl] : 0;
 	c->svsm_vmsa = sv ? sv->guest_vmsa_gpa : 0;
 }
@@ -1656,7 +1663,11 @@ static void fuzz_caller_note(struct fuzz_caller *c, u32 apic_id, u8 vmpl)
  */
 static bool fuzz_caller_ended(const struct fuzz_caller *c, u64 rax, u64 rcx)
 {
-	if (!c->alive || (!c->ev->destroyed_while_running && c->ev->vmsa_valid[c->vmpl])) {
+	if (!c->alive) {
+		return false;
+	}
+	bool destroyed = c->ev->destroyed_while_running && !c->destroyed_before;
+	if (!destroyed && c->ev->vmsa_valid[c->vmpl]) {
 		return false;
 	}
 	/* A hostile hypervisor (the hv target) may end any vCPU's context itself. */
@@ -1758,7 +1769,7 @@ int fuzz_entry(u32 apic_id, u8 pending, struct guest_regs *r)
 		return GUEST_NO_VCPU;
 	}
 	fuzz_trace("entry", apic_id, in.rax, in.rcx, pending, 0, a.resp_error ? GUEST_HV_ERROR : 0, v->rax);
-	if (pending != 1 && (v->destroyed_while_running || !v->vmsa_valid[g->vmpl])) {
+	if (pending != 1 && ((v->destroyed_while_running && !caller.destroyed_before) || !v->vmsa_valid[g->vmpl])) {
 		fuzz_finding("an entry with call_pending %u destroyed the vCPU", pending);
 	}
 	/* call_pending 1 is a real call: it may be the vCPU deleting its own VMSA. */
