@@ -49,8 +49,7 @@ void dmap_destroy(u64 size, u8 *mem, u8 *svsm_map, u8 *shared_map)
 	}
 }
 
-/* Is page @pfn hypervisor-owned (what a C=0 mapping may write)? */
-static bool dmap_page_shared(const struct emu_machine *m, u64 pfn)
+bool dmap_page_shared(const struct emu_machine *m, u64 pfn)
 {
 	return pfn < m->rmp.page_count && !rmp_read_pfn(&m->rmp, pfn).assigned;
 }

@@ -25,6 +25,8 @@ void dmap_destroy(u64 size, u8 *mem, u8 *svsm_map, u8 *shared_map);
 
 /* May VMPL0 access page @pfn privately (assigned and validated)? */
 bool dmap_page_accessible(const struct emu_machine *m, u64 pfn);
+/* Is page @pfn hypervisor-owned (what the shared mapping may access)? */
+bool dmap_page_shared(const struct emu_machine *m, u64 pfn);
 
 /*
  * The protect hook of struct emu_host: in the direct map, accessible pages RW and others

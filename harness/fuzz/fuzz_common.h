@@ -87,10 +87,30 @@ static inline bool fuzz_more(const struct fuzz_in *in)
  *       give the guest a GHCB, bit 5 arm allocation failure ([3]), bit 6 deposit ([2])
  *   [1] 2 MiB regions of the window left as launched, i.e. not validated (bit i = region i;
  *       the others are validated and guest RW, which the snapshot already holds)
- *   [2] pages deposited with DEPOSIT_MEM (low 5 bits, from the pool)
+ *   [2] bits 0-4: pages deposited with DEPOSIT_MEM (from the pool); bit 7: guests at less
+ *       privileged VMPLs, each on its own vCPU with pages lent by its parent (guest_spawn),
+ *       bits 5-6 say which (enum fuzz_vmpl_guests: 1 + bits 5-6)
  *   [3] allocation to fail after setup (mm_fail_nth, 1-255)
  *   [4..7] for the target (fuzz_header()->extra)
  */
+enum fuzz_vmpl_guests {
+	FUZZ_VMPL_NONE = 0,      /* the VMPL1 guest alone */
+	FUZZ_VMPL_2 = 1,         /* a VMPL2 guest on APIC FUZZ_APIC_CHILD */
+	FUZZ_VMPL_3 = 2,         /* a VMPL3 guest on APIC FUZZ_APIC_CHILD */
+	FUZZ_VMPL_2_HOSTS_3 = 3, /* a VMPL2 guest on APIC FUZZ_APIC_CHILD hosting a VMPL3 guest on
+				  * APIC FUZZ_APIC_GRANDCHILD (its memory is the VMPL2 guest's) */
+	FUZZ_VMPL_2_AND_3 = 4,   /* both spawned by the VMPL1 guest, on those two APIC IDs */
+};
+/*
+ * The APIC IDs of the spawned guests' vCPUs: inside the range every vCPU selector of the
+ * targets names (0-4), so that every operation can call from them. With a guest on
+ * FUZZ_APIC_GRANDCHILD the header creates at most 2 extra vCPUs.
+ */
+#define FUZZ_APIC_CHILD 4
+#define FUZZ_APIC_GRANDCHILD 3
+#define FUZZ_CHILD_PAGES 48
+#define FUZZ_GRANDCHILD_PAGES 16
+
 struct fuzz_header {
 	bool rmp_4k;
 	unsigned extra_vcpus;
@@ -100,6 +120,7 @@ struct fuzz_header {
 	bool deposit;
 	u8 unvalidated_regions;
 	u8 deposit_pages;
+	enum fuzz_vmpl_guests vmpl_guests;
 	u8 fail_nth;
 	u8 extra[4];
 };
@@ -128,7 +149,10 @@ struct fuzz_machine_opts {
 /* Build the machine, boot it (unless boot_per_input) and take the snapshot. 0 or -1. */
 int fuzz_machine_init(const struct fuzz_machine_opts *opts);
 struct emu_machine *fuzz_m(void);
+/* The VMPL1 guest (it spawned the others, if any). */
 struct emu_guest *fuzz_g(void);
+/* The guest that runs vCPU @apic_id (the VMPL1 guest if none does). */
+struct emu_guest *fuzz_guest_of(u32 apic_id);
 
 /*
  * Start an input: reset the machine to the snapshot, decode the header from @in and
@@ -176,9 +200,37 @@ void fuzz_svsm_end(void);
 /* Run @fn(@ctx) with termination caught: returns true if the machine was terminated. */
 bool fuzz_catch_terminate(void (*fn)(void *ctx), void *ctx);
 
-/* Interesting guest-physical addresses (symbolic values of the encodings below). */
+/*
+ * A guest-driver operation that is no SVSM call of its own but may make some (SNP AP
+ * creation sets up the guest's GHCB first, with a PVALIDATE call): @fn(@ctx) with
+ * termination caught, then the invariant oracle and the machine's findings over what it
+ * changed.
+ */
+void fuzz_guest_op(void (*fn)(void *ctx), void *ctx);
+
+/* The input cannot go on: set-up failed, the machine was terminated or the host took an SVSM page. */
+bool fuzz_dead(void);
+/*
+ * The harness may call into the SVSM's code directly (fuzz_svsm_begin): the machine runs
+ * and the host took none of the SVSM's pages (whose contents are the host's garbage).
+ */
+bool fuzz_core_readable(void);
+
+/*
+ * The page holding the SVSM's own state of the calling vCPU (struct svsm_vcpu) of the
+ * call being made, noted before it (0 if none): what a hostile host can take during the
+ * call without the harness reading the SVSM's memory meanwhile.
+ */
+u64 fuzz_caller_svsm_page(void);
+
+/*
+ * Interesting guest-physical addresses (symbolic values of the encodings below): 0-15 as
+ * listed in docs/fuzzing.md, 16-19 the spawned guests' (the calling area, the page after
+ * it and the VMSA of the vCPU on APIC FUZZ_APIC_CHILD, the calling area of the one on
+ * FUZZ_APIC_GRANDCHILD); any other index is index % 16.
+ */
 u64 fuzz_symbol(unsigned index);
-#define FUZZ_SYMBOL_COUNT 16
+#define FUZZ_SYMBOL_COUNT 20
 
 /*
  * A 64-bit value: tag byte, then a payload. tag & 3: 0 raw u64; 1 the small number
@@ -189,6 +241,16 @@ u64 fuzz_value(struct fuzz_in *in);
 /* A guest page address from a u16: page numbers below 0xF000 (mod memory + 64 pages), else a symbol. */
 u64 fuzz_page(struct fuzz_in *in);
 
+/*
+ * Check the SVSM's views of guest memory against their rules and the kernel: every page
+ * of the direct map and of the C=0 mapping allows at most what the RMP and the page's
+ * snapshot state allow (clean: read-only), and the protections the snapshot believes the
+ * views have are those /proc/self/maps shows. True if so, else false with the first
+ * mismatch in @why. Slow (it reads /proc): self-tests, and FUZZ_CHECK_VIEWS=1 runs it
+ * after every reset and every call.
+ */
+bool fuzz_views_check(char *why, size_t why_size);
+
 /* Counters printed by the replay and used by fuzz-bench. */
 struct fuzz_stats {
 	u64 inputs;
@@ -197,6 +259,8 @@ struct fuzz_stats {
 	u64 leak_checked;
 	u64 leak_skipped;      /* undo of the input's vCPUs was impossible (e.g. its CA is gone) */
 	u64 terminations;
+	u64 svsm_taken;        /* inputs ended because the host took a page of the SVSM's own */
+	u64 takes;             /* pages the host took (hv) */
 };
 /*
  * Print per-input averages of the snapshot (write faults, pages restored, hot pages

@@ -4,18 +4,21 @@
  * calling-area remaps), mixed with calls on the extra vCPUs and SNP AP creation.
  *
  * Input: the common header (fuzz_common.h), then operations until the input ends.
- * Pages are fuzz_page() (u16); "where" bytes place a list: 0 the startup CA's buffer,
- * 1 the start of a page, else a page plus (where * 8) bytes.
+ * Pages are fuzz_page() (u16); "where" bytes place a list: 0 the calling vCPU's CA buffer,
+ * 1 the start of a page, else a page plus (where * 8) bytes. A vcpu byte names APIC ID
+ * 0-4 (mod 5): the VMPL1 guest's vCPUs or, with header byte 2, the VMPL2/3 guests' ones,
+ * which then make the call.
  *   0 remap      vcpu byte, page
  *   1 pvalidate  vcpu byte, where, page, count byte, next byte, entries (page, flags byte:
  *                bits 0-1 size, 2 validate, 3 ignore-CF, 4-7 reserved bits 4-7)
  *   2 create     VMSA page, CA page, APIC u32, VMPL byte, flags byte (bit 0 clear EFER.SVME,
- *                1 other SEV_FEATURES, 2 skip writing the image, 3 start it by AP creation)
+ *                1 other SEV_FEATURES, 2 skip writing the image, 3 start it by AP creation,
+ *                4 the call comes from APIC FUZZ_APIC_CHILD, e.g. the VMPL2 guest)
  *   3 delete     selector byte: bits 0-5 the vCPU whose VMSA (bit 7: a page instead, [page]),
  *                bit 6 call from that vCPU itself (else from the startup vCPU)
  *   4 deposit    where, page, count byte, next byte, entries (page, flags byte: size bits,
  *                bit 2 reserved bit)
- *   5 withdraw   page, u16 offset
+ *   5 withdraw   page, u16: bits 0-11 the offset, bit 15 from APIC FUZZ_APIC_CHILD
  *   6 query      u64 RCX
  *   7 vtom       u64 RCX
  *   8 call       vcpu byte: QUERY_PROTOCOL on that vCPU (first entry sets up its GHCB)
@@ -49,7 +52,7 @@ static u64 fuzz_core_where(struct fuzz_in *in, u32 apic)
 {
 	u8 where = fuzz_u8(in);
 	u64 page = fuzz_page(in);
-	struct guest_vcpu *gv = guest_vcpu(fuzz_g(), apic);
+	struct guest_vcpu *gv = guest_vcpu(fuzz_guest_of(apic), apic);
 
 	if (where == 0 && gv) {
 		return gv->caa_gpa + offsetof(struct svsm_ca, buffer);
@@ -103,6 +106,24 @@ static void fuzz_core_list_call(struct fuzz_in *in, u32 apic, u32 call)
 	}
 }
 
+/* SNP AP creation and destruction by the VMPL1 guest (its first use sets up its GHCB: SVSM calls). */
+struct fuzz_core_ap {
+	u32 apic;
+	u64 vmsa, caa;
+};
+
+static void fuzz_core_start_fn(void *p)
+{
+	struct fuzz_core_ap *a = p;
+
+	guest_start_vcpu(fuzz_g(), a->apic, a->vmsa, a->caa);
+}
+
+static void fuzz_core_ap_destroy_fn(void *p)
+{
+	guest_ap_destroy(fuzz_g(), ((struct fuzz_core_ap *)p)->apic);
+}
+
 static void fuzz_core_create(struct fuzz_in *in)
 {
 	static u8 vmsa[VMSA_SIZE];
@@ -124,9 +145,10 @@ static void fuzz_core_create(struct fuzz_in *in)
 		}
 		guest_write(fuzz_g(), vmsa_gpa, vmsa, VMSA_SIZE);
 	}
-	u64 rc = fuzz_core_call(0, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic);
-	if (rc == SVSM_SUCCESS && (flags & 8) && !guest_vcpu(fuzz_g(), apic)) {
-		guest_start_vcpu(fuzz_g(), apic, vmsa_gpa, caa);
+	u64 rc = fuzz_core_call((flags & 16) ? FUZZ_APIC_CHILD : 0, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic);
+	if (rc == SVSM_SUCCESS && (flags & 8) && !guest_vcpu(fuzz_guest_of(apic), apic)) {
+		struct fuzz_core_ap a = {apic, vmsa_gpa, caa};
+		fuzz_guest_op(fuzz_core_start_fn, &a);
 	}
 }
 
@@ -139,7 +161,7 @@ static void fuzz_core_delete(struct fuzz_in *in)
 	if (sel & 0x80) {
 		vmsa = fuzz_page(in);
 	} else {
-		struct guest_vcpu *gv = guest_vcpu(fuzz_g(), target);
+		struct guest_vcpu *gv = guest_vcpu(fuzz_guest_of(target), target);
 		vmsa = gv ? gv->vmsa_gpa : fuzz_symbol(9);
 	}
 	/* From the startup vCPU, or (bit 6) from the target vCPU itself: deleting one's own VMSA. */
@@ -179,7 +201,9 @@ static void fuzz_core_run(const u8 *data, size_t size)
 				break;
 			case 5: {
 				u64 page = fuzz_page(&in);
-				fuzz_core_call(0, SVSM_CORE_WITHDRAW_MEM, page + (fuzz_u16(&in) & 0xFFF), 0, 0);
+				u16 off = fuzz_u16(&in);
+				fuzz_core_call((off & 0x8000) ? FUZZ_APIC_CHILD : 0, SVSM_CORE_WITHDRAW_MEM, page + (off & 0xFFF),
+					       0, 0);
 				break;
 			}
 			case 6:
@@ -192,9 +216,9 @@ static void fuzz_core_run(const u8 *data, size_t size)
 				fuzz_core_call(fuzz_core_vcpu_sel(&in), SVSM_CORE_QUERY_PROTOCOL, 1ull << 32 | 1, 0, 0);
 				break;
 			default: {
-				u32 apic = fuzz_core_vcpu_sel(&in);
-				if (apic != 0) {
-					guest_ap_destroy(fuzz_g(), apic);
+				struct fuzz_core_ap a = {.apic = fuzz_core_vcpu_sel(&in)};
+				if (a.apic != 0) {
+					fuzz_guest_op(fuzz_core_ap_destroy_fn, &a);
 				}
 				break;
 			}

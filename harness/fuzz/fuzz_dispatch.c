@@ -2,7 +2,9 @@
  * Fuzz target "dispatch": raw SVSM calls through the guest driver with fuzz-chosen
  * registers (RAX/RCX/RDX/R8/R9), guest memory, calling-area and VMSA contents.
  *
- * Input: the common header (fuzz_common.h), then operations until the input ends:
+ * Input: the common header (fuzz_common.h), then operations until the input ends. A vcpu
+ * byte names APIC ID 0-4: the VMPL1 guest's vCPUs, or (header byte 2) those of the guests
+ * at VMPL2/3 (FUZZ_APIC_CHILD, FUZZ_APIC_GRANDCHILD), which then make the call.
  *   0 call      vcpu byte (bit 7: one attempt, no INCOMPLETE retry), RAX RCX RDX R8 R9 (fuzz_value)
  *   1 write     address (fuzz_value), length byte (1-64), bytes: a VMPL1 write (may fault)
  *   2 list      address, entry count byte, next byte, entries (fuzz_value each)
@@ -97,23 +99,41 @@ static void fuzz_dispatch_pending(struct fuzz_in *in)
 	fuzz_entry(apic, pending, &r);
 }
 
+struct fuzz_dispatch_ap {
+	u32 apic;
+	u64 vmsa, caa;
+};
+
+static void fuzz_dispatch_ap_start_fn(void *p)
+{
+	struct fuzz_dispatch_ap *a = p;
+
+	guest_start_vcpu(fuzz_g(), a->apic, a->vmsa, a->caa);
+}
+
+static void fuzz_dispatch_ap_stop_fn(void *p)
+{
+	guest_ap_destroy(fuzz_g(), ((struct fuzz_dispatch_ap *)p)->apic);
+}
+
+/* SNP AP creation and destruction by the VMPL1 guest: its first use sets up its GHCB (SVSM calls). */
 static void fuzz_dispatch_ap_start(struct fuzz_in *in)
 {
-	u32 apic = fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 2);
-	u64 vmsa = fuzz_value(in) & ~PAGE_MASK;
-	u64 caa = fuzz_value(in) & ~PAGE_MASK;
+	struct fuzz_dispatch_ap a = {.apic = fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 2)};
 
-	if (apic != 0 && !guest_vcpu(fuzz_g(), apic)) {
-		guest_start_vcpu(fuzz_g(), apic, vmsa, caa);
+	a.vmsa = fuzz_value(in) & ~PAGE_MASK;
+	a.caa = fuzz_value(in) & ~PAGE_MASK;
+	if (a.apic != 0 && !guest_vcpu(fuzz_g(), a.apic)) {
+		fuzz_guest_op(fuzz_dispatch_ap_start_fn, &a);
 	}
 }
 
 static void fuzz_dispatch_ap_stop(struct fuzz_in *in)
 {
-	u32 apic = fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 2);
+	struct fuzz_dispatch_ap a = {.apic = fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 2)};
 
-	if (apic != 0) {
-		guest_ap_destroy(fuzz_g(), apic);
+	if (a.apic != 0) {
+		fuzz_guest_op(fuzz_dispatch_ap_stop_fn, &a);
 	}
 }
 

@@ -3,12 +3,20 @@
  * hypervisor's answers (struct emu_hostile's decide hook: MSR-protocol responses, page
  * state change progress and results, AP creation, run-VMPL and IOIO errors, SW_EXITINFO
  * of every GHCB exit) while the SVSM boots and while it serves calls, sets up the GHCB of
- * a new vCPU, deletes its own VMSA, writes to its console and uses the GHCB client.
+ * a new vCPU, deletes its own VMSA, writes to its console and uses the GHCB client; and,
+ * at every host opportunity of a request (each privileged operation, guest copy and
+ * VMGEXIT of the SVSM), whether the host takes a page (HOSTILE_TAKE_PAGE): anywhere in
+ * guest memory, the SVSM's own pages, VMSAs, GHCBs and calling areas included. The
+ * SVSM then either never uses the page again or faults on it (TERM_SVSM_FAULT, a
+ * fail-safe end); an oracle violation or a finding of the machine is a bug.
  *
  * Input: the common header, a mode byte (bit 0: hostile from the start, i.e. during
  * svsm_boot; else only after the header's setup), then operations; the hypervisor's
  * decisions take bytes from the same stream whenever it answers (75% of byte values
- * mean "answer honestly"; a finished input means honest answers):
+ * mean "answer honestly", at a host opportunity 94%; a finished input means honest
+ * answers). A take is a byte >= 0xF0 (bit 0: make the page shared, else shared and
+ * private again, i.e. reassigned), then a target byte (fuzz_hv_take_target), for some
+ * targets more bytes:
  *   0 call       vcpu byte, call id byte, RCX (fuzz_value): a core call from the guest
  *   1 new vcpu   APIC byte: CREATE_VCPU + AP creation, then its first call (GHCB set-up)
  *   2 self-del   vcpu byte: the vCPU deletes its own VMSA (AP destroy by the SVSM)
@@ -30,6 +38,88 @@
 
 #define FUZZ_HV_OPS 7
 #define FUZZ_HV_PSC_BASE (24ull << 20)
+#define FUZZ_HV_TAKE_TARGETS 16
+
+static struct emu_guest *fuzz_hv_guest_vcpu(u32 apic, struct guest_vcpu **gv)
+{
+	struct emu_guest *g = fuzz_guest_of(apic);
+
+	*gv = guest_vcpu(g, apic);
+	return g;
+}
+
+/*
+ * The page a take aims at (0: none), from what the machine and the guest driver know
+ * (never the SVSM's memory: the harness must not touch a page the host may have taken):
+ *   0 the caller's VMSA      1 the caller's calling area     2 the SVSM's GHCB on this vCPU
+ *   3 the SVSM's state of the calling vCPU (struct svsm_vcpu)
+ *   4/5/6 the page RCX/RDX/R8 names (a list, a buffer, a VMSA, a calling area)
+ *   7 the page of the list entry at "next" (PVALIDATE, DEPOSIT_MEM)
+ *   8 the SVSM region's first page (the ownership map)   9 an SVSM page (u16)
+ *   10 any page of guest memory (u16)                     11 the guest's GHCB
+ *   12/13 the VMSA / calling area of a guest vCPU (byte)  14 the startup vCPU's VMSA
+ *   15 a page of the window (u16)
+ */
+static u64 fuzz_hv_take_target(struct fuzz_in *in)
+{
+	struct emu_machine *m = fuzz_m();
+	struct emu_vcpu *v = emu_vcpu_current();
+	u8 sel = fuzz_u8(in) % FUZZ_HV_TAKE_TARGETS;
+	struct guest_vcpu *gv = NULL;
+
+	if (!v) {
+		return 0;
+	}
+	switch (sel) {
+	case 0:
+		return v->vmsa_valid[v->trace.vmpl] ? v->vmsa_gpa[v->trace.vmpl] : 0;
+	case 1:
+		fuzz_hv_guest_vcpu(v->apic_id, &gv);
+		return gv ? gv->caa_gpa : 0;
+	case 2:
+		return v->ghcb_registered[0] ? v->ghcb_registered[0] - 1 : 0;
+	case 3:
+		return fuzz_caller_svsm_page();
+	case 4:
+		return v->rcx;
+	case 5:
+		return v->rdx;
+	case 6:
+		return v->r8;
+	case 7: {
+		struct svsm_list_hdr h;
+		u64 e;
+		if (!IS_ALIGNED(v->rcx, 8) || v->rcx >= FUZZ_MEM_SIZE - PAGE_SIZE) {
+			return 0;
+		}
+		memcpy(&h, emu_mem(m, v->rcx), sizeof(h));
+		u64 at = v->rcx + sizeof(h) + 8ull * h.next;
+		if (h.next >= h.entries || ALIGN_DOWN(at, PAGE_SIZE) != ALIGN_DOWN(v->rcx, PAGE_SIZE)) {
+			return 0;
+		}
+		memcpy(&e, emu_mem(m, at), 8);
+		return e;
+	}
+	case 8:
+		return FUZZ_SVSM_BASE;
+	case 9:
+		return FUZZ_SVSM_BASE + (u64)(fuzz_u16(in) % (FUZZ_SVSM_SIZE >> PAGE_SHIFT)) * PAGE_SIZE;
+	case 10:
+		return (u64)(fuzz_u16(in) % FUZZ_MEM_PAGES) << PAGE_SHIFT;
+	case 11:
+		return fuzz_g()->vcpus[0].ghcb_gpa;
+	case 12:
+	case 13:
+		fuzz_hv_guest_vcpu(fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 2), &gv);
+		return !gv ? 0 : sel == 12 ? gv->vmsa_gpa : gv->caa_gpa;
+	case 14: {
+		const struct emu_vcpu *bsp = &m->vcpus[0];
+		return bsp->vmsa_valid[EMU_GUEST_VMPL] ? bsp->vmsa_gpa[EMU_GUEST_VMPL] : 0;
+	}
+	default:
+		return FUZZ_WINDOW + (u64)(fuzz_u16(in) % (FUZZ_WINDOW_REGIONS * PAGES_PER_2M)) * PAGE_SIZE;
+	}
+}
 
 /* The hypervisor's answer at @point: honest unless the next input byte says otherwise. */
 static u64 fuzz_hv_fuzz_decide(void *ctx, enum emu_hostile_point point, u64 proper)
@@ -40,6 +130,14 @@ static u64 fuzz_hv_fuzz_decide(void *ctx, enum emu_hostile_point point, u64 prop
 		return proper;
 	}
 	u8 b = fuzz_u8(in);
+	if (point == HOSTILE_TAKE_PAGE) {
+		/* Many opportunities per call: a take is rarer than a lie. */
+		if (b < 0xF0) {
+			return proper;
+		}
+		u64 gpa = fuzz_hv_take_target(in) & ~PAGE_MASK;
+		return gpa >= FUZZ_MEM_SIZE ? 0 : gpa | ((b & 1) ? TAKE_OP_SHARED : TAKE_OP_REASSIGN);
+	}
 	if (b < 0xC0) {
 		return proper;
 	}
@@ -102,32 +200,46 @@ static u32 fuzz_hv_vcpu(struct fuzz_in *in)
 	return fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 2);
 }
 
+struct fuzz_hv_start {
+	u32 apic;
+	u64 vmsa, caa;
+	int rc;
+};
+
+static void fuzz_hv_start_fn(void *p)
+{
+	struct fuzz_hv_start *st = p;
+
+	st->rc = guest_start_vcpu(fuzz_g(), st->apic, st->vmsa, st->caa);
+}
+
 static void fuzz_hv_new_vcpu(struct fuzz_in *in)
 {
-	u32 apic = 1 + fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 1);
+	struct fuzz_hv_start st = {.apic = 1 + fuzz_u8(in) % (FUZZ_MAX_EXTRA_VCPUS + 1), .rc = -1};
 
-	if (guest_vcpu(fuzz_g(), apic)) {
+	if (guest_vcpu(fuzz_guest_of(st.apic), st.apic)) {
 		return;
 	}
-	u64 vmsa, caa;
-	if (guest_prepare_vcpu(fuzz_g(), &vmsa, &caa) != 0) {
+	if (guest_prepare_vcpu(fuzz_g(), &st.vmsa, &st.caa) != 0) {
 		return;
 	}
-	struct guest_regs r = {.rax = SVSM_CALL(0, SVSM_CORE_CREATE_VCPU), .rcx = vmsa, .rdx = caa, .r8 = apic};
+	struct guest_regs r = {.rax = SVSM_CALL(0, SVSM_CORE_CREATE_VCPU), .rcx = st.vmsa, .rdx = st.caa, .r8 = st.apic};
 	if (fuzz_call(0, &r, false) != GUEST_OK || (u32)r.rax != SVSM_SUCCESS) {
 		return;
 	}
-	if (guest_start_vcpu(fuzz_g(), apic, vmsa, caa) != 0) {
+	/* AP creation may set the guest's GHCB up first: SVSM calls, checked like the others. */
+	fuzz_guest_op(fuzz_hv_start_fn, &st);
+	if (st.rc != 0) {
 		return;
 	}
 	struct guest_regs q = {.rax = SVSM_CALL(0, SVSM_CORE_QUERY_PROTOCOL), .rcx = 1ull << 32 | 1};
-	fuzz_call(apic, &q, false);
+	fuzz_call(st.apic, &q, false);
 }
 
 static void fuzz_hv_self_delete(struct fuzz_in *in)
 {
 	u32 apic = fuzz_hv_vcpu(in);
-	struct guest_vcpu *gv = guest_vcpu(fuzz_g(), apic);
+	struct guest_vcpu *gv = guest_vcpu(fuzz_guest_of(apic), apic);
 
 	if (!gv || apic == 0) {
 		return;
@@ -228,6 +340,9 @@ static void fuzz_hv_client(struct fuzz_in *in, u8 kind)
 		op.c = fuzz_u8(in);
 		op.a = fuzz_u8(in);
 		break;
+	}
+	if (!fuzz_core_readable()) {
+		return;
 	}
 	fuzz_svsm_begin();
 	bool dead = fuzz_catch_terminate(fuzz_hv_client_fn, &op);

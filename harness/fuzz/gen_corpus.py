@@ -30,12 +30,23 @@ def u64(v):
     return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
 
 
-def header(flags=0, unvalidated=0, deposit=0, fail=0):
-    """The common 8-byte header (fuzz_common.h); @unvalidated: window regions left unvalidated."""
-    return bytes([flags, unvalidated, deposit, fail, 0, 0, 0, 0])
+def header(flags=0, unvalidated=0, deposit=0, fail=0, vmpl=0):
+    """The common 8-byte header (fuzz_common.h); @unvalidated: window regions left unvalidated;
+    @vmpl: guests at VMPL2/3 (one of the VMPL_* set-ups below, 0 = none)."""
+    byte2 = (deposit & 31) | ((0x80 | (vmpl - 1) << 5) if vmpl else 0)
+    return bytes([flags, unvalidated, byte2, fail, 0, 0, 0, 0])
 
 
 H_4K, H_START, H_GHCB, H_FAIL, H_DEPOSIT = 1, 8, 16, 32, 64
+# enum fuzz_vmpl_guests: VMPL2 on APIC 4; VMPL3 on APIC 4; VMPL2 (APIC 4) hosting VMPL3 (APIC 3);
+# VMPL2 (APIC 4) and VMPL3 (APIC 3) both spawned by the VMPL1 guest.
+VMPL_2, VMPL_3, VMPL_2_HOSTS_3, VMPL_2_AND_3 = 1, 2, 3, 4
+APIC_CHILD, APIC_GRANDCHILD = 4, 3
+# With an otherwise empty header, the guest driver's pool starts at 6 MiB: the VMPL2/3 guest on
+# APIC 4 is lent the 48 pages from there (its calling area is the first), the VMPL1 guest then
+# takes its VMSA and its own GHCB from the pool.
+CHILD_CA = 0x600000 >> 12
+CHILD_PAGE = CHILD_CA + 1
 
 
 def h_vcpus(n):
@@ -61,6 +72,8 @@ def page(p, low=0):
 
 SYM_CAA, SYM_CA_LIST, SYM_WINDOW, SYM_WINDOW2M, SYM_SVSM, SYM_BSP_VMSA, SYM_SVSM_GHCB = 0, 1, 2, 3, 4, 5, 6
 SYM_MEMEND, SYM_POOL, SYM_VCPU1_VMSA, SYM_VCPU1_CA, SYM_UNVAL, SYM_GUEST_GHCB, SYM_ZERO = 7, 8, 9, 10, 11, 12, 13
+# The spawned guests' (fuzz_symbol 16-19): the CA, the page after it and the VMSA of APIC 4's vCPU, APIC 3's CA.
+SYM_CHILD_CA, SYM_CHILD_PAGE, SYM_CHILD_VMSA, SYM_GRANDCHILD_CA = 16, 17, 18, 19
 
 
 def core_rax(call):
@@ -147,6 +160,38 @@ def dispatch_seeds():
     s["header-vcpus-started"] = header(h_vcpus(3) | H_START | H_GHCB, 0x80) + d_call(small(6), raw(1 << 32 | 1), vcpu=3)
     s["header-4k-deposit"] = header(H_4K | H_DEPOSIT, 0xF0, 8) + d_call(small(5), page(WINDOW + 100))
     s["header-fail-alloc"] = header(h_vcpus(1) | H_START | H_FAIL, 0, 0, 1) + d_call(small(6), raw(1 << 32 | 1), vcpu=1)
+    # Callers at VMPL2 and 3, each with the rights its parent lent it (RMPQUERY on every page).
+    q = d_call(small(6), raw(1 << 32 | 1), vcpu=APIC_CHILD)
+    s["vmpl2-query"] = header(vmpl=VMPL_2) + q
+    s["vmpl3-query"] = header(vmpl=VMPL_3) + q
+    s["vmpl2-hosts-3-query"] = header(vmpl=VMPL_2_HOSTS_3) + q + d_call(small(6), raw(1 << 32 | 1), vcpu=APIC_GRANDCHILD)
+    s["vmpl2-and-3-query"] = header(h_vcpus(2) | H_START, vmpl=VMPL_2_AND_3) + q + d_call(
+        small(6), raw(1 << 32 | 1), vcpu=APIC_GRANDCHILD) + d_call(small(6), raw(1 << 32 | 1), vcpu=1)
+    child_list = sym(SYM_CHILD_CA, 2)  # its calling area's buffer (+8 bytes)
+    for name, vmpl in (("vmpl2", VMPL_2), ("vmpl3", VMPL_3)):
+        hv = header(vmpl=vmpl)
+        s[f"{name}-pvalidate-rescind-own"] = hv + d_list(child_list, [page(CHILD_PAGE, 0)]) + d_call(
+            small(1), child_list, vcpu=APIC_CHILD)
+        s[f"{name}-pvalidate-vmpl1-page"] = hv + d_list(child_list, [page(WINDOW + 3, 0)]) + d_call(
+            small(1), child_list, vcpu=APIC_CHILD)
+        s[f"{name}-pvalidate-list-vmpl1-only"] = hv + d_list(ca_list, [page(CHILD_PAGE, 0)]) + d_call(
+            small(1), ca_list, vcpu=APIC_CHILD)
+        s[f"{name}-remap-own-page"] = hv + d_call(small(0), page(CHILD_PAGE + 1), vcpu=APIC_CHILD) + q
+        s[f"{name}-remap-vmpl1-page"] = hv + d_call(small(0), page(WINDOW + 3), vcpu=APIC_CHILD)
+        s[f"{name}-create-vcpu-vmpl3"] = hv + d_vmsa(page(CHILD_PAGE + 2), vmpl=3) + d_call(
+            small(2), page(CHILD_PAGE + 2), page(CHILD_PAGE + 3), small(5), vcpu=APIC_CHILD)
+        s[f"{name}-create-vcpu-own-vmpl-or-higher"] = hv + d_vmsa(page(CHILD_PAGE + 2), vmpl=1) + d_call(
+            small(2), page(CHILD_PAGE + 2), page(CHILD_PAGE + 3), small(5), vcpu=APIC_CHILD)
+        s[f"{name}-deposit-own-page"] = hv + d_list(child_list, [page(CHILD_PAGE + 4)]) + d_call(
+            small(4), child_list, vcpu=APIC_CHILD)
+        s[f"{name}-withdraw"] = hv + d_call(small(5), page(CHILD_PAGE + 5), vcpu=APIC_CHILD)
+        s[f"{name}-delete-vmpl1-vcpu"] = header(h_vcpus(1), vmpl=vmpl) + d_call(
+            small(3), sym(SYM_VCPU1_VMSA), vcpu=APIC_CHILD)
+        s[f"{name}-delete-own-vmsa"] = hv + d_call(small(3), sym(SYM_CHILD_VMSA), vcpu=APIC_CHILD)
+        s[f"{name}-pending-2"] = hv + d_pending(2, small(6), vcpu=APIC_CHILD)
+    s["vmpl1-delete-vmpl2-vcpu"] = header(vmpl=VMPL_2) + d_call(small(3), sym(SYM_CHILD_VMSA))
+    s["vmpl3-pvalidate-vmpl2-page"] = header(vmpl=VMPL_2_HOSTS_3) + d_list(sym(SYM_GRANDCHILD_CA, 2), [
+        page(CHILD_PAGE, 0)]) + d_call(small(1), sym(SYM_GRANDCHILD_CA, 2), vcpu=APIC_GRANDCHILD)
     return s
 
 
@@ -155,6 +200,9 @@ DISPATCH_DICT = [
     ("sym_svsm", b"\x12\x00"), ("sym_bsp_vmsa", b"\x16\x00"), ("proto_core_v1", raw(1 << 32 | 1)),
     ("page_window", page(WINDOW)), ("page_unval", page(UNVAL, 1)), ("page_svsm", page(SVSM)),
     ("vtom_query", b"\x05"), ("rax_attest", raw(1 << 32)), ("pending_two", b"\x04\x00\x02"),
+    ("header_vmpl2", b"\x80"), ("header_vmpl2_hosts_3", b"\xc0"), ("vcpu_child", b"\x04"),
+    ("sym_child_ca", sym(SYM_CHILD_CA)), ("sym_child_page", sym(SYM_CHILD_PAGE)),
+    ("sym_child_vmsa", sym(SYM_CHILD_VMSA)), ("page_child", page(CHILD_PAGE)),
 ]
 
 
@@ -172,6 +220,9 @@ def c_pval(entries, where=0, list_page=0, next_=0, vcpu=0):
         pg(p) + bytes([f]) for p, f in entries)
 
 
+C_FROM_CHILD = 16  # create: the call comes from APIC 4
+
+
 def c_create(vmsa, caa, apic=1, vmpl=1, flags=0):
     return b"\x02" + pg(vmsa) + pg(caa) + u32(apic) + bytes([vmpl, flags])
 
@@ -185,8 +236,8 @@ def c_deposit(entries, where=0, list_page=0, next_=0):
         pg(p) + bytes([f]) for p, f in entries)
 
 
-def c_withdraw(p, off=0):
-    return b"\x05" + pg(p) + u16(off)
+def c_withdraw(p, off=0, child=False):
+    return b"\x05" + pg(p) + u16(off | (0x8000 if child else 0))
 
 
 def c_query(rcx):
@@ -284,18 +335,56 @@ def core_seeds():
     s["header-everything"] = header(h_vcpus(3) | H_START | H_GHCB | H_DEPOSIT | H_4K, 0xC0, 12) + c_call(2) + c_call(3)
     for n in range(1, 6):
         s[f"fail-nth-{n}-create"] = header(H_FAIL, 0, 0, n) + c_create(WINDOW + 1, WINDOW + 2, 1, 1, 8) + c_call(1)
+    # Callers at VMPL2/3 (header byte 2): their own pages, their parent's, the SVSM's.
+    for name, vmpl in (("vmpl2", VMPL_2), ("vmpl3", VMPL_3)):
+        hv = header(vmpl=vmpl)
+        s[f"{name}-call"] = hv + c_call(APIC_CHILD)
+        s[f"{name}-pval-own"] = hv + c_pval([(CHILD_PAGE, INV), (CHILD_PAGE, VAL)], vcpu=APIC_CHILD)
+        s[f"{name}-pval-parent-page"] = hv + c_pval([(WINDOW + 3, INV)], vcpu=APIC_CHILD)
+        s[f"{name}-pval-2m"] = hv + c_pval([(UNVAL, VAL | SZ2M)], vcpu=APIC_CHILD)
+        s[f"{name}-pval-list-in-parent-ca"] = hv + c_pval([(CHILD_PAGE, INV)], where=1, list_page=SYMPAGE(SYM_CAA),
+                                                         vcpu=APIC_CHILD)
+        s[f"{name}-remap-own"] = hv + c_remap(CHILD_PAGE + 1, vcpu=APIC_CHILD) + c_call(APIC_CHILD)
+        s[f"{name}-remap-parent"] = hv + c_remap(WINDOW + 5, vcpu=APIC_CHILD)
+        s[f"{name}-create-vmpl3"] = hv + c_create(CHILD_PAGE + 2, CHILD_PAGE + 3, 5, 3, C_FROM_CHILD)
+        s[f"{name}-create-vmpl1"] = hv + c_create(CHILD_PAGE + 2, CHILD_PAGE + 3, 5, 1, C_FROM_CHILD)
+        s[f"{name}-create-parent-pages"] = hv + c_create(WINDOW + 1, WINDOW + 2, 5, 3, C_FROM_CHILD)
+        s[f"{name}-withdraw"] = header(H_DEPOSIT, 0, 4, vmpl=vmpl) + c_withdraw(CHILD_PAGE + 4, child=True)
+        s[f"{name}-delete-own"] = hv + c_call(APIC_CHILD) + c_delete(0x40 | APIC_CHILD)
+        s[f"{name}-delete-by-parent"] = hv + c_delete(APIC_CHILD)
+    s["vmpl2-hosts-3"] = header(vmpl=VMPL_2_HOSTS_3) + c_call(APIC_GRANDCHILD) + c_pval(
+        [(CHILD_PAGE + 20, INV)], vcpu=APIC_GRANDCHILD) + c_delete(0x40 | APIC_GRANDCHILD)
+    s["vmpl2-and-3"] = header(h_vcpus(2) | H_START, vmpl=VMPL_2_AND_3) + c_call(APIC_GRANDCHILD) + c_call(
+        APIC_CHILD) + c_call(1) + c_remap(CHILD_PAGE + 1, vcpu=APIC_GRANDCHILD)
     return s
 
 
 CORE_DICT = [
     ("window", pg(WINDOW)), ("unval", pg(UNVAL)), ("svsm", pg(SVSM)), ("sym_ca", pg(SYMPAGE(SYM_CAA))),
     ("sym_vmsa", pg(SYMPAGE(SYM_BSP_VMSA))), ("query_v1", u64(1 << 32 | 1)), ("validate_2m", b"\x05"),
+    ("header_vmpl2", b"\x80"), ("header_vmpl3", b"\xa0"), ("vcpu_child", b"\x04"), ("page_child", pg(CHILD_PAGE)),
+    ("sym_child_ca", pg(SYMPAGE(SYM_CHILD_CA))), ("sym_child_vmsa", pg(SYMPAGE(SYM_CHILD_VMSA))),
+    ("withdraw_child", u16(0x8000)),
 ]
 
 
 # --- hv -----------------------------------------------------------------------------------------
 HONEST = b"\x00"
 HOSTILE = b"\xff"
+# A host opportunity's decision: a take (>= 0xF0; bit 0 shared, else reassigned), then the
+# target byte of fuzz_hv_take_target (and, for some targets, more bytes).
+TAKE_SHARED, TAKE_REASSIGN = b"\xf1", b"\xf0"
+(T_CALLER_VMSA, T_CALLER_CA, T_SVSM_GHCB, T_SVSM_VCPU, T_RCX, T_RDX, T_R8, T_LIST_ENTRY, T_SVSM_MAP, T_SVSM_PAGE,
+ T_ANY, T_GUEST_GHCB, T_VCPU_VMSA, T_VCPU_CA, T_BSP_VMSA, T_WINDOW) = range(16)
+
+
+def take(target, op=TAKE_SHARED, extra=b""):
+    return op + bytes([target]) + extra
+
+
+def hv_call(call, rcx, vcpu=0):
+    """hv operation 0: a core call from a guest vCPU (the hypervisor's decisions follow in the stream)."""
+    return b"\x00" + bytes([vcpu, call]) + rcx
 
 
 def hv_seeds():
@@ -320,10 +409,45 @@ def hv_seeds():
         s[f"msr-{k}"] = h1 + b"\x00" + b"\x05" + bytes([k]) + u64(0x8000001F | 1 << 32) + b"\xc2" + u64(0xFFF)
     s["ghcb-features"] = h1 + b"\x00" + b"\x06\x01\x00" + b"\xc0\xc1"
     s["ghcb-run-vmpl"] = h1 + b"\x00" + b"\x06\x00\x01" + b"\xc2" + u64(3)
+    # The host takes a page in the middle of a call: the first decision is run-VMPL's, the
+    # next ones the host opportunities of the request (each guest copy, RMP instruction and
+    # VMGEXIT of the SVSM).
+    targets = {
+        "caller-vmsa": take(T_CALLER_VMSA), "caller-ca": take(T_CALLER_CA), "svsm-ghcb": take(T_SVSM_GHCB),
+        "svsm-vcpu": take(T_SVSM_VCPU), "rcx-page": take(T_RCX), "svsm-map": take(T_SVSM_MAP),
+        "svsm-page": take(T_SVSM_PAGE, extra=u16(300)), "any-window": take(T_ANY, extra=u16(WINDOW + 3)),
+        "bsp-vmsa": take(T_BSP_VMSA), "window": take(T_WINDOW, extra=u16(7)),
+    }
+    query = hv_call(6, raw(1 << 32 | 1))
+    for name, t in targets.items():
+        for at in (0, 2):
+            for op_name, op in (("shared", TAKE_SHARED), ("reassign", TAKE_REASSIGN)):
+                s[f"take-{name}-{op_name}-at-{at}"] = (h1 + b"\x00" + query + HONEST + HONEST * at +
+                                                     op + t[1:] + HONEST * 16 + query + HONEST * 16)
+    # PVALIDATE of a list in the calling area and CREATE_VCPU: the list page, the entry's page, the new VMSA and CA.
+    s["take-list-page-pvalidate"] = h1 + b"\x00" + hv_call(1, sym(SYM_CA_LIST)) + HONEST * 2 + take(T_RCX) + HONEST * 16
+    s["take-list-entry-pvalidate"] = h1 + b"\x00" + hv_call(1, sym(SYM_CA_LIST)) + HONEST * 3 + take(
+        T_LIST_ENTRY) + HONEST * 16
+    s["take-guest-ghcb-new-vcpu"] = h1 + b"\x00" + b"\x01\x01" + HONEST * 10 + take(T_GUEST_GHCB) + HONEST * 40
+    s["take-svsm-ghcb-new-vcpu"] = h1 + b"\x00" + b"\x01\x01" + HONEST * 24 + take(T_SVSM_GHCB, TAKE_REASSIGN) + HONEST * 40
+    s["take-vcpu-vmsa"] = header(h_vcpus(1) | H_START) + b"\x00" + hv_call(6, raw(1 << 32 | 1), 1) + HONEST + take(
+        T_VCPU_VMSA, extra=b"\x01") + HONEST * 16 + hv_call(6, raw(1 << 32 | 1), 1) + HONEST * 16
+    s["take-vcpu-ca"] = header(h_vcpus(1) | H_START) + b"\x00" + hv_call(6, raw(1 << 32 | 1), 1) + HONEST + take(
+        T_VCPU_CA, extra=b"\x01") + HONEST * 16
+    s["take-caller-vmsa-vmpl2"] = header(vmpl=VMPL_2) + b"\x00" + hv_call(6, raw(1 << 32 | 1), APIC_CHILD) + HONEST + take(
+        T_CALLER_VMSA) + HONEST * 16
+    s["take-two-pages"] = h1 + b"\x00" + query + HONEST + take(T_ANY, extra=u16(WINDOW)) + take(
+        T_ANY, TAKE_REASSIGN, u16(WINDOW + 1)) + HONEST * 16 + query + HONEST * 16
+    s["vmpl2-hosts-3-hostile"] = header(vmpl=VMPL_2_HOSTS_3) + b"\x00" + hv_call(6, raw(1 << 32 | 1), APIC_GRANDCHILD) + \
+        b"\xc1" + HONEST * 16
     return s
 
 
-HV_DICT = [("hostile", b"\xc0"), ("hostile_raw", b"\xc2"), ("honest", b"\x00"), ("mode_boot", b"\x01")]
+HV_DICT = [("hostile", b"\xc0"), ("hostile_raw", b"\xc2"), ("honest", b"\x00"), ("mode_boot", b"\x01"),
+           ("take_shared", TAKE_SHARED), ("take_reassign", TAKE_REASSIGN), ("take_caller_vmsa", take(T_CALLER_VMSA)),
+           ("take_svsm_map", take(T_SVSM_MAP)), ("take_svsm_vcpu", take(T_SVSM_VCPU)), ("take_rcx", take(T_RCX)),
+           ("take_list_entry", take(T_LIST_ENTRY)), ("take_svsm_ghcb", take(T_SVSM_GHCB, TAKE_REASSIGN)),
+           ("header_vmpl2", b"\x80")]
 
 
 def write_target(root, name, seeds, dictionary):
