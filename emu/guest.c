@@ -419,7 +419,8 @@ int guest_start_vcpu(struct emu_guest *g, u32 apic_id, u64 vmsa_gpa, u64 caa_gpa
 }
 
 /* See guest.h. */
-int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out)
+/* A page from the pool filled in as a VMSA of this guest's VMPL; 0 on failure. */
+static u64 guest_new_vmsa(struct emu_guest *g)
 {
 	u8 vmsa[VMSA_SIZE];
 
@@ -428,12 +429,19 @@ int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out)
 	if (vmsa_gpa && IS_ALIGNED(vmsa_gpa, PAGE_2M_SIZE)) {
 		vmsa_gpa = guest_alloc_pages(g, 1);
 	}
-	u64 caa = guest_alloc_pages(g, 1);
-	if (!vmsa_gpa || !caa) {
-		return -1;
+	if (!vmsa_gpa) {
+		return 0;
 	}
 	guest_vmsa_template(vmsa, g->vmpl, EMU_SEV_FEATURES);
-	if (guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
+	return guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) == 0 ? vmsa_gpa : 0;
+}
+
+int guest_prepare_vcpu(struct emu_guest *g, u64 *vmsa_out, u64 *caa_out)
+{
+	u64 vmsa_gpa = guest_new_vmsa(g);
+	u64 caa = guest_alloc_pages(g, 1);
+
+	if (!vmsa_gpa || !caa) {
 		return -1;
 	}
 	*vmsa_out = vmsa_gpa;
@@ -544,23 +552,15 @@ u64 guest_spawn(struct emu_guest *parent, struct emu_guest *child, u8 vmpl, u32 
 u64 guest_cpu_offline_online(struct emu_guest *g, u32 apic_id, u64 *new_vmsa)
 {
 	struct guest_vcpu *gv = guest_vcpu(g, apic_id);
-	u8 vmsa[VMSA_SIZE];
 
 	if (!gv || !gv->vmsa_gpa || apic_id == guest_this_vcpu(g)) {
 		return ~0ull;
 	}
 	u64 old_vmsa = gv->vmsa_gpa;
 	u64 caa = gv->caa_gpa;
-	/* A fresh VMSA page (SNP erratum: not 2 MiB aligned), the same per-CPU calling area. */
-	u64 vmsa_gpa = guest_alloc_pages(g, 1);
-	if (vmsa_gpa && IS_ALIGNED(vmsa_gpa, PAGE_2M_SIZE)) {
-		vmsa_gpa = guest_alloc_pages(g, 1);
-	}
+	/* A fresh VMSA page, the same per-CPU calling area. */
+	u64 vmsa_gpa = guest_new_vmsa(g);
 	if (!vmsa_gpa) {
-		return ~0ull;
-	}
-	guest_vmsa_template(vmsa, g->vmpl, EMU_SEV_FEATURES);
-	if (guest_write(g, vmsa_gpa, vmsa, sizeof(vmsa)) != 0) {
 		return ~0ull;
 	}
 	u64 rc = guest_svsm(g, SVSM_PROTOCOL_CORE, SVSM_CORE_CREATE_VCPU, vmsa_gpa, caa, apic_id, NULL);
