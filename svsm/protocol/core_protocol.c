@@ -24,6 +24,7 @@
 #include <svsm/guestmem.h>
 #include <svsm/log.h>
 #include <svsm/mm.h>
+#include <svsm/spinlock.h>
 #include <svsm/string.h>
 #include <svsm/svsm_abi.h>
 #include <svsm/vmsa.h>
@@ -670,33 +671,34 @@ out:
 /* --- DEPOSIT_MEM / WITHDRAW_MEM ------------------------------------------------------- */
 
 /*
- * Write the mem_available flag (see core.h). No lock: every writer checks the allocator
- * again after its write and writes again if the answer changed meanwhile, so an older
- * answer written late by another CPU is corrected by that CPU itself, and once calls stop
- * the flag is the allocator's answer. Bounded: under constant change the next writer
- * corrects it.
+ * The startup vCPU's calling area is the one other CPUs write too (the flag after their
+ * DEPOSIT_MEM and WITHDRAW_MEM): its writes, by any CPU, go under this leaf lock, the
+ * answer computed under it, so the last write is the current answer. Another vCPU's CA
+ * is written by its own calls only and needs no lock.
  */
-void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending)
-{
-	u8 hdr[2] = {0, mm_withdraw_available() ? 1 : 0};
+static SVSM_STATE struct spinlock mem_available_lock = SPINLOCK_INIT;
 
+void core_mem_available_lock_reset(void)
+{
+	mem_available_lock = (struct spinlock)SPINLOCK_INIT;
+}
+
+/* See core.h. */
+void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending, bool startup)
+{
+	if (startup) {
+		spin_lock(&mem_available_lock);
+	}
+	u8 hdr[2] = {0, mm_withdraw_available() ? 1 : 0};
 	if (with_pending) {
 		if (arch_guest_write(caa + SVSM_CA_CALL_PENDING_OFFSET, hdr, sizeof(hdr)) != 0) {
 			log_debug("calling area %llx not writable", (unsigned long long)caa);
-			return;
 		}
-	} else if (guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1) != SVSM_SUCCESS) {
-		return;
+	} else {
+		guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1);
 	}
-	for (unsigned i = 0; i < 4; i++) {
-		u8 now = mm_withdraw_available() ? 1 : 0;
-		if (now == hdr[1]) {
-			return;
-		}
-		hdr[1] = now;
-		if (guestmem_write(vmpl, caa + SVSM_CA_MEM_AVAILABLE_OFFSET, &hdr[1], 1) != SVSM_SUCCESS) {
-			return;
-		}
+	if (startup) {
+		spin_unlock(&mem_available_lock);
 	}
 }
 
@@ -705,7 +707,7 @@ static void core_update_mem_available(void)
 	struct svsm_vcpu *boot = vcpu_get_apic(svsm_boot_params()->bsp_apic_id);
 
 	if (boot) {
-		core_write_mem_available(vcpu_caa(boot), boot->guest_vmpl, false);
+		core_write_mem_available(vcpu_caa(boot), boot->guest_vmpl, false, true);
 		vcpu_put(boot);
 	}
 }

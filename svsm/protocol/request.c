@@ -19,6 +19,7 @@ static SVSM_STATE struct svsm_counters counters;
 /* See core.h: the leaf locks a terminated request may have left taken. */
 void core_lock_reset(void)
 {
+	core_mem_available_lock_reset();
 	vtpm_lock_reset();
 	log_lock_reset();
 }
@@ -78,11 +79,11 @@ static void request_complete(struct svsm_vcpu *v, u8 *vmsa, u64 entry_caa, const
 	u64 caa = vcpu_caa(v);
 	if (entry_caa == caa) {
 		/* call_pending and mem_available are adjacent: one write releases the call. */
-		core_write_mem_available(entry_caa, call->caller_vmpl, true);
+		core_write_mem_available(entry_caa, call->caller_vmpl, true, v->startup);
 		return;
 	}
 	/* After REMAP_CA: mem_available in the new CA, call_pending cleared in the old one. */
-	core_write_mem_available(caa, call->caller_vmpl, false);
+	core_write_mem_available(caa, call->caller_vmpl, false, v->startup);
 	u8 zero = 0;
 	if (arch_guest_write(entry_caa + SVSM_CA_CALL_PENDING_OFFSET, &zero, 1) != 0) {
 		log_warn("calling area %llx not writable", (unsigned long long)entry_caa);

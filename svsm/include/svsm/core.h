@@ -5,14 +5,16 @@
  *
  * Concurrency: every vCPU can be in the SVSM at once. No lock is held across a VMGEXIT
  * or console output. Locks are leaves (nothing else is taken while one is held), with one
- * exception whose order is written down below. They are the vCPU table's (vcpu.c), the CPU contexts'
- * registry (cpu.c), the log ring's (log.c), the attestation registry's (services.c), the
- * vTPM's and its EK cache's (vtpm.c: vtpm_lock and the registry's may each be held when
- * taking vtpm_ek_lock, never the reverse) and the allocators' own (docs/memory.md). What a call must hold across
- * a VMGEXIT is claimed instead, and a second claimant gets SVSM_ERR_BUSY rather than
- * waiting: guest pages (claim.h), the guest-request channel (greq.h), the console
- * (log.c). Everything else is per CPU (cpu.h), atomic (ownership, counters), or
- * immutable after boot (the protocol table, the boot parameters).
+ * exception written down here. They are the vCPU table's (vcpu.c, held only to add or
+ * remove an entry), the CPU contexts' registry (cpu.c), the log ring's (log.c), the
+ * startup vCPU's mem_available flag's (core_protocol.c), the attestation registry's
+ * (services.c), the vTPM's and its EK cache's (vtpm.c: vtpm_lock and the registry's may
+ * each be held when taking vtpm_ek_lock, never the reverse) and the allocators' own
+ * (docs/memory.md). What a call must hold across a VMGEXIT is claimed instead, and a
+ * second claimant gets SVSM_ERR_BUSY rather than waiting: guest pages (claim.h), the
+ * guest-request channel (greq.h), the console (log.c). Everything else is per CPU
+ * (cpu.h), atomic (ownership, vCPU entry states, counters), or immutable after boot (the
+ * protocol table, the boot parameters).
  */
 #ifndef SVSM_CORE_H
 #define SVSM_CORE_H
@@ -131,9 +133,12 @@ void core_lock_reset(void);
 /*
  * Write the mem_available flag of the calling area @caa (as VMPL @vmpl), or with
  * @with_pending its call_pending and mem_available bytes together (0, flag: the end of a
- * call). Lock-free; once calls stop, the flag is the allocator's answer (core_protocol.c).
+ * call). @startup: @caa is the startup vCPU's, which other CPUs write too: then under a
+ * leaf lock, so the last write is the current answer (core_protocol.c).
+ * core_mem_available_lock_reset frees that lock (core_lock_reset).
  */
-void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending);
+void core_write_mem_available(u64 caa, u8 vmpl, bool with_pending, bool startup);
+void core_mem_available_lock_reset(void);
 
 /* Boot parameters kept for the handlers. */
 const struct svsm_boot_info *svsm_boot_params(void);
