@@ -205,6 +205,25 @@ void callcheck_exempt(struct callcheck *c, u64 gpa)
 }
 
 /* The SVSM's own pages (before or after the call) are its business; so are others' changes. */
+/*
+ * Two RMP entries hold the same architectural state: every field but the hypervisor's own
+ * bookkeeping (in use, 2 MiB size), compared field by field (bit-fields have no unique
+ * object representation, so no memcmp).
+ */
+static bool cc_rmp_same(const struct rmp_entry *a, const struct rmp_entry *b)
+{
+	if (a->assigned != b->assigned || a->immutable != b->immutable || a->validated != b->validated ||
+	    a->vmsa != b->vmsa) {
+		return false;
+	}
+	for (unsigned v = 0; v < RMP_VMPL_COUNT; v++) {
+		if (a->perms[v] != b->perms[v]) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool cc_svsm_page(const struct callcheck *c, u64 pfn)
 {
 	for (u32 i = 0; i < c->exempt_count; i++) {
@@ -294,15 +313,13 @@ unsigned callcheck_end(struct callcheck *c, int status, u32 result)
 	/* RMP entries: all of them, but for the hypervisor's own bookkeeping (in use, 2 MiB). */
 	for (u64 pfn = 0; pfn < pages; pfn++) {
 		struct rmp_entry a = c->rmp_pre[pfn], b = m->rmp.entries[pfn];
-		a.in_use = b.in_use = 0;
-		a.page_2m = b.page_2m = 0;
-		if (memcmp(&a, &b, sizeof(a)) == 0 || cc_svsm_page(c, pfn) || cc_list_page(c, c->list_next, done_to, pfn)) {
+		if (cc_rmp_same(&a, &b) || cc_svsm_page(c, pfn) || cc_list_page(c, c->list_next, done_to, pfn)) {
 			continue;
 		}
 		cc_fail(c, "call rax %#llx rcx %#llx returned %#x but changed the RMP entry of %#llx "
 			   "(validated %u->%u, VMSA %u->%u, masks %02x/%02x/%02x -> %02x/%02x/%02x)",
 			(unsigned long long)c->rax, (unsigned long long)c->rcx, result,
-			(unsigned long long)(pfn << PAGE_SHIFT), a.validated, b.validated, a.vmsa, b.vmsa, a.perms[1],
+			(unsigned long long)pfn << PAGE_SHIFT, a.validated, b.validated, a.vmsa, b.vmsa, a.perms[1],
 			a.perms[2], a.perms[3], b.perms[1], b.perms[2], b.perms[3]);
 	}
 	/* The vCPU table. */
@@ -347,7 +364,7 @@ unsigned callcheck_end(struct callcheck *c, int status, u32 result)
 			if (pre[off] != now[off] && !cc_byte_allowed(c, pfn, off)) {
 				cc_fail(c, "call rax %#llx rcx %#llx returned %#x but changed guest memory at %#llx (%02x -> %02x)",
 					(unsigned long long)c->rax, (unsigned long long)c->rcx, result,
-					(unsigned long long)((pfn << PAGE_SHIFT) + off), pre[off], now[off]);
+					((unsigned long long)pfn << PAGE_SHIFT) + off, pre[off], now[off]);
 				break;
 			}
 		}

@@ -26,7 +26,12 @@ int dmap_create(u64 size, u8 **mem, u8 **svsm_map, u8 **shared_map)
 	int saved = errno;
 	close(fd);
 	if (c == MAP_FAILED) {
-		dmap_destroy(size, a == MAP_FAILED ? NULL : a, b == MAP_FAILED ? NULL : b, NULL);
+		if (b != MAP_FAILED) {
+			munmap(b, size);
+		}
+		if (a != MAP_FAILED) {
+			munmap(a, size);
+		}
 		errno = saved;
 		return -1;
 	}

@@ -177,6 +177,10 @@ static void snapshot_aliases_lower(struct snapshot *s, unsigned ri, size_t i, si
 /* Queue pages [@i, @i + @n) of aliased region @ri for re-derivation at the next restore. */
 static void snapshot_queue_fix(struct snapshot *s, unsigned ri, size_t i, size_t n)
 {
+	if (!s->fix) { /* not sealed: nothing to re-derive from yet */
+		s->fix_all = true;
+		return;
+	}
 	struct snap_fix *last = s->fix_count ? &s->fix[s->fix_count - 1] : NULL;
 
 	if (last && last->region == ri && i >= last->first && i <= last->first + last->count) {

@@ -129,6 +129,8 @@ static int setup(void **state)
 	s->h->oracle_each_call = false;
 	for (u32 i = 1; i < NCPU; i++) {
 		if (guest_create_vcpu(&s->h->g, i, NULL) != SVSM_SUCCESS) {
+			hx_shutdown(s->h);
+			free(s);
 			return -1;
 		}
 	}
@@ -472,7 +474,8 @@ static void test_logging(void **state)
 	/* Every line arrives whole: lines of different vCPUs never interleave on the console. */
 	unsigned seen[NCPU] = {0};
 	unsigned bad = 0;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned cpu, n;
 		char tail[64];
 		if (sscanf(line, "[svsm] stress-log cpu=%u line=%u %63s", &cpu, &n, tail) == 3) {
@@ -598,7 +601,7 @@ static int racy_child(void)
 	for (unsigned i = 0; i < NCPU; i++) {
 		pthread_join(s.w[i].thread, NULL);
 	}
-	printf("racy handler: %llu of %u increments kept\n", (unsigned long long)racy_counter, NCPU * 200);
+	printf("racy handler: %llu of %u increments kept\n", (unsigned long long)racy_counter, (unsigned)NCPU * 200);
 	return racy_counter == NCPU * 200 ? 0 : 1;
 }
 

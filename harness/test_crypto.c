@@ -40,6 +40,7 @@ static void rng_fill(u8 *p, size_t n)
 static u8 *kat_field(const char *line, const char *name, size_t *len)
 {
 	char key[32];
+	*len = 0;
 	snprintf(key, sizeof(key), " %s=", name);
 	const char *p = strstr(line, key);
 	if (!p) {
@@ -77,6 +78,7 @@ static void kat_sha(const char *line, bool is384, unsigned *count)
 		unsigned byte;
 		size_t n;
 		assert_int_equal(sscanf(rep, " repeat=%x:%zu", &byte, &n), 2);
+		free(msg);
 		msg = malloc(n);
 		assert_non_null(msg);
 		memset(msg, (int)byte, n);

@@ -12,6 +12,9 @@
  * A deliberately broken protocol (AMD's implementation-specific range): each call id
  * breaks one invariant the way a buggy handler could.
  */
+/* What broken case 8 keeps (the oracle must report the allocator change). */
+static void *leaked;
+
 static u32 broken_handle(u32 call_id, struct svsm_call *call)
 {
 	const struct svsm_boot_info *b = svsm_boot_params();
@@ -52,7 +55,8 @@ static u32 broken_handle(u32 call_id, struct svsm_call *call)
 		call->vcpu->caa_gpa = call->rcx;
 		return SVSM_ERR_INVALID_ADDRESS;
 	case 8: /* rejected, but kept memory */
-		return mem_alloc(64) ? SVSM_ERR_INVALID_REQUEST : SVSM_ERR_INVALID_REQUEST;
+		leaked = mem_alloc(64); /* kept on purpose: the oracle must see the allocator change */
+		return SVSM_ERR_INVALID_REQUEST;
 	case 9: /* set the VMSA bit on a page the SVSM does not know as a VMSA */
 		arch_rmpadjust(call->rcx, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true);
 		return SVSM_SUCCESS;

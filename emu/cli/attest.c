@@ -64,6 +64,21 @@ static int cli_error(int status, const char *fmt, ...)
 	return status;
 }
 
+/* One hex digit's value, or -1. */
+static int cli_nibble(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
 /* Hex string -> bytes (even length, at most @max bytes). Returns the length or -1. */
 static long cli_hex(const char *s, u8 *out, size_t max)
 {
@@ -77,12 +92,11 @@ static long cli_hex(const char *s, u8 *out, size_t max)
 		return -1;
 	}
 	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1])) {
+		int hi = cli_nibble(s[2 * i]), lo = cli_nibble(s[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
 			return -1;
 		}
-		out[i] = (u8)v;
+		out[i] = (u8)(hi << 4 | lo);
 	}
 	return (long)(n / 2);
 }
@@ -129,13 +143,17 @@ static u8 *cli_read(const char *path, size_t *len)
 	}
 	size_t cap = 4096, n = 0;
 	u8 *buf = malloc(cap);
-	while (buf) {
+	if (!buf) {
+		fclose(f);
+		return NULL;
+	}
+	for (;;) {
 		if (n == cap) {
 			u8 *nb = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
 			if (!nb) {
 				free(buf);
-				buf = NULL;
-				break;
+				fclose(f);
+				return NULL;
 			}
 			buf = nb;
 			cap *= 2;
@@ -146,7 +164,7 @@ static u8 *cli_read(const char *path, size_t *len)
 			break;
 		}
 	}
-	if (buf && ferror(f)) {
+	if (ferror(f)) {
 		free(buf);
 		buf = NULL;
 	}
@@ -493,7 +511,7 @@ static int cmd_attest(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.mo = (struct cli_machine){.mem_mib = EMU_DEFAULT_MEM_MIB, .policy = EMU_DEFAULT_POLICY};
 	int rc = attest_parse(argc, argv, &o);
-	if (rc) {
+	if (rc || !o.out) { /* attest_parse refuses a missing --out */
 		return rc < 0 ? 0 : rc;
 	}
 	if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {

@@ -33,7 +33,7 @@ int tpm_server_main(int argc, char **argv)
 {
 	struct mssim_config cfg = {.port = 2321};
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc && argv[i]; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -617,7 +617,7 @@ int p384_verify_digest(const u8 qx[P384_BYTES], const u8 qy[P384_BYTES], const u
 		       const u8 r_be[P384_BYTES], const u8 s_be[P384_BYTES])
 {
 	struct curve c;
-	struct point q, a, b;
+	struct point q = {0}, a, b; /* q: filled below (zeroed for the analysers) */
 	u64 x[LIMBS], y[LIMBS], r[LIMBS], s[LIMBS], z[LIMBS], w[LIMBS], t[LIMBS], u1[LIMBS], u2[LIMBS], v[LIMBS];
 	u8 h1[P384_BYTES];
 

@@ -87,7 +87,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void fail_with_log(struct run *r, const char *what)
+__attribute__((noreturn)) static void fail_with_log(struct run *r, const char *what)
 {
 	char cmd[256];
 
@@ -97,6 +97,7 @@ static void fail_with_log(struct run *r, const char *what)
 		fprintf(stderr, "(no log)\n");
 	}
 	fail_msg("%s", what);
+	abort(); /* not reached: fail_msg ends the test */
 }
 
 static void spin_for(double seconds)
@@ -473,8 +474,8 @@ static void test_kills_keep_state_consistent(void **state)
 	assert_int_equal(tpm_server_start(&r.server, r.state, r.log, NULL), 0);
 	assert_int_equal(tpm_connect(&r.conn, r.server.port, TPM_FRAMING_MSSIM), 0);
 	u8 c[TC_MAX], rsp[VTPM_RSP_MAX];
-	size_t n;
-	u32 rc;
+	size_t n = 0;
+	u32 rc = ~0u;
 	assert_int_equal(cmd(&r, c, tc_startup(c, TPM_SU_CLEAR), rsp, &n, &rc), 0);
 	assert_int_equal(rc, 0);
 	assert_int_equal(verify(&r), 0);

@@ -56,7 +56,11 @@ static int setup_store(void **state, struct vtpm_store *store)
 {
 	struct et *e = calloc(1, sizeof(*e));
 
-	if (!e || !store) {
+	if (!e || !store) { /* the store is ours from here on: closed on failure */
+		free(e);
+		if (store) {
+			store->ops->close(store);
+		}
 		return -1;
 	}
 	e->store = store;
@@ -485,6 +489,10 @@ static int setup_failing(void **state)
 	}
 	f->base.ops = &failing_ops;
 	f->inner = vtpm_store_mem_new();
+	if (!f->inner) {
+		free(f);
+		return -1;
+	}
 	f->saves_left = ~0ull;
 	return setup_store(state, &f->base);
 }

@@ -123,7 +123,7 @@ void aes256_init(struct aes256_key *k, const u8 key[AES256_KEY_SIZE])
 	u32 rcon = 1;
 
 	/* Words hold their four bytes in memory order (byte 0 in the low lane). */
-	for (unsigned i = 0; i < 8; i++) {
+	for (size_t i = 0; i < 8; i++) {
 		w[i] = (u32)key[4 * i] | (u32)key[4 * i + 1] << 8 | (u32)key[4 * i + 2] << 16 | (u32)key[4 * i + 3] << 24;
 	}
 	for (unsigned i = 8; i < 4 * (AES256_ROUNDS + 1); i++) {
@@ -137,7 +137,7 @@ void aes256_init(struct aes256_key *k, const u8 key[AES256_KEY_SIZE])
 		}
 		w[i] = w[i - 8] ^ t;
 	}
-	for (unsigned r = 0; r <= AES256_ROUNDS; r++) {
+	for (size_t r = 0; r <= AES256_ROUNDS; r++) {
 		k->rk[r][0] = (u64)w[4 * r] | (u64)w[4 * r + 1] << 32;
 		k->rk[r][1] = (u64)w[4 * r + 2] | (u64)w[4 * r + 3] << 32;
 	}

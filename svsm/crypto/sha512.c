@@ -64,7 +64,7 @@ static void sha512_block(u64 h[8], const u8 *block)
 {
 	u64 w[80];
 
-	for (unsigned t = 0; t < 16; t++) {
+	for (size_t t = 0; t < 16; t++) {
 		w[t] = load_be64(block + 8 * t);
 	}
 	for (unsigned t = 16; t < 80; t++) {
@@ -153,7 +153,7 @@ static void sha512_finish(struct sha512_ctx *c, u8 *out, unsigned words)
 	store_be64(c->buf + SHA512_BLOCK_SIZE - 16, c->bytes >> 61);
 	store_be64(c->buf + SHA512_BLOCK_SIZE - 8, bits);
 	sha512_block(c->h, c->buf);
-	for (unsigned i = 0; i < words; i++) {
+	for (size_t i = 0; i < words; i++) {
 		store_be64(out + 8 * i, c->h[i]);
 	}
 	crypto_wipe(c, sizeof(*c));
