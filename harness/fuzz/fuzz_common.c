@@ -83,6 +83,7 @@ static struct {
 	u64 *rmp_touched;
 	size_t rmp_touched_count;
 	bool in_call;               /* between fuzz_pre_call and fuzz_post_call: the journal records */
+	bool pre_images;            /* ...and a guest call's rejected-call check needs written pages' pre-images */
 	bool after_boot;            /* fuzz_post_call checks a boot: the SVSM region too */
 	u64 changed[FUZZ_MAX_CHANGED];
 	size_t changed_count;
@@ -364,6 +365,7 @@ bool fuzz_catch_terminate(void (*fn)(void *ctx), void *ctx)
 		fz.ctl->terminated = true;
 		fz.ctl->dead = true;
 		fz.in_call = false;
+		fz.pre_images = false;
 		fuzz_counters.terminations++;
 		fuzz_machine_findings("before the machine was terminated");
 		if (m->term_set == TERM_SET_SVSM && m->term_code == TERM_SVSM_PANIC) {
@@ -691,6 +693,7 @@ int fuzz_boot(void)
 		fz.after_boot = false;
 	} else {
 		fz.in_call = false;
+		fz.pre_images = false;
 		unsigned bad = oracle_check(&fz.ctl->oracle, &fz.ctl->m, fz.report, sizeof(fz.report));
 		if (bad) {
 			fuzz_finding("invariant oracle after boot: %s", fz.report);
@@ -1040,6 +1043,7 @@ bool fuzz_begin(struct fuzz_in *in)
 	fuzz_views_debug("after the reset");
 	fz.started = true;
 	fz.in_call = false;
+	fz.pre_images = false;
 	emu_vcpu_set_current(NULL);
 	fuzz_counters.inputs++;
 
@@ -1146,7 +1150,7 @@ static void fuzz_shadow_written(void *ctx, u8 *page)
 {
 	long i = fuzz_shadow_index(page);
 
-	if (i >= 0 && fz.in_call) {
+	if (i >= 0 && fz.pre_images) {
 		fuzz_shadow_take((u64)i);
 	}
 }
@@ -1163,7 +1167,7 @@ static void fuzz_model_write(void *ctx, u64 gpa, u64 len)
 	}
 	u64 n = MIN(len, FUZZ_MEM_SIZE - gpa);
 	snapshot_prepare_write(&fz.snap, fz.mem + gpa, n);
-	if (!fz.in_call) {
+	if (!fz.pre_images) {
 		return;
 	}
 	for (u64 p = gpa >> PAGE_SHIFT; p <= (gpa + n - 1) >> PAGE_SHIFT; p++) {
@@ -1263,8 +1267,13 @@ static void fuzz_pre_call(struct fuzz_call_ctx *cc)
 		const struct svsm_cpu *sc = cpu_find_apic(cc->apic);
 		fz.pre_caller_ghcb = sc && sc->ghcb_ready;
 	}
-	/* The ownership map as it was: the oracles diff its bits. */
+	/*
+	 * The ownership map as it was: the oracles diff its bits. Other pre-images only for a
+	 * guest call (the rejected-call check); boots, set-ups and direct uses of the core
+	 * (e.g. a page state change of 600 pages, each scrambled by the host) need none.
+	 */
 	fz.in_call = true;
+	fz.pre_images = cc != NULL;
 	fuzz_shadow_take(FUZZ_SVSM_BASE >> PAGE_SHIFT);
 	u32 n = fz.ctl->booted ? vcpu_list(list, SVSM_MAX_VCPUS) : 0;
 	fz.pre_vmsa_count = n;
@@ -1512,6 +1521,7 @@ static void fuzz_post_call(const struct fuzz_call_ctx *cc, bool completed, u32 r
 	static struct fuzz_rmp_diff_ctx d;
 
 	fz.in_call = false;
+	fz.pre_images = false;
 	fuzz_views_debug("after a call");
 	if (fuzz_svsm_page_taken()) {
 		fuzz_machine_findings("after the host took a page of the SVSM's");
