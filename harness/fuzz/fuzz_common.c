@@ -1437,7 +1437,9 @@ static bool fuzz_svsm_page_before(u64 pfn)
  * Did the host take a page of the SVSM's own during the call (hv)? Then what the SVSM
  * keeps there (its ownership map, vCPU table, allocator) is the host's garbage: the SVSM
  * must fault at its next use of it, which is a fail-safe end, but nobody else can read
- * its bookkeeping any more, the oracles included.
+ * its bookkeeping any more, the oracles included. A page the SVSM got during the call
+ * (a deposit, its GHCB) counts too: a page taken after it was deposited is one of the
+ * allocator's free pages.
  */
 static bool fuzz_svsm_page_taken(void)
 {
@@ -1447,8 +1449,15 @@ static bool fuzz_svsm_page_taken(void)
 	if (m->host_taken.overflow) {
 		return true;
 	}
+	/* The SVSM region first: if its ownership map was taken, the map reads as garbage. */
 	for (u32 i = fz.pre_taken; i < m->host_taken.count; i++) {
-		if (fuzz_svsm_page_before(m->host_taken.pfn[i])) {
+		u64 pfn = m->host_taken.pfn[i];
+		if (pfn >= FUZZ_SVSM_BASE >> PAGE_SHIFT && pfn < (FUZZ_SVSM_BASE + FUZZ_SVSM_SIZE) >> PAGE_SHIFT) {
+			return true;
+		}
+	}
+	for (u32 i = fz.pre_taken; i < m->host_taken.count; i++) {
+		if (fuzz_svsm_page_before(m->host_taken.pfn[i]) || fuzz_owned(m->host_taken.pfn[i])) {
 			return true;
 		}
 	}
