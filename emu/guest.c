@@ -224,6 +224,10 @@ int guest_call(struct emu_guest *g, u32 apic_id, struct guest_regs *r)
 		if (gv) {
 			__atomic_store_n(&gv->retries, gv->retries + 1, __ATOMIC_RELAXED);
 		}
+		/* BUSY: another vCPU holds a page; it may be preempted on this host CPU. */
+		if ((u32)r->rax == SVSM_ERR_BUSY && g->m->host.relax) {
+			g->m->host.relax(g->m);
+		}
 	}
 	return GUEST_RETRY_LIMIT;
 }

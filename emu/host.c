@@ -1,5 +1,6 @@
 /* The emulated machine in a Linux process: mmap'ed memory, calloc'ed RMP, FILE console, longjmp/exit. */
 #include <dlfcn.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <string.h>
 #include <stdio.h>
@@ -32,6 +33,13 @@ static void host_console_write(struct emu_machine *m, const char *buf, size_t le
 	if (m->cfg.console) {
 		fwrite(buf, 1, len, m->cfg.console);
 	}
+}
+
+/* A vCPU thread that waits for another yields its host CPU (see struct emu_host). */
+static void host_relax(struct emu_machine *m)
+{
+	(void)m;
+	sched_yield();
 }
 
 static void host_diag(struct emu_machine *m, const char *line)
@@ -117,6 +125,7 @@ struct emu_machine *emu_machine_create(const struct emu_config *cfg, char *err, 
 		.terminate = host_terminate,
 		.symbolize = host_symbolize,
 		.protect = dmap_protect,
+		.relax = host_relax,
 	};
 	/*
 	 * Guest memory is sparse (pages appear when first touched) and mapped twice: for the

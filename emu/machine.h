@@ -357,6 +357,11 @@ struct emu_host {
 	 * validated). Without it the direct map is guest memory itself, unchecked.
 	 */
 	void (*protect)(struct emu_machine *m, u64 pfn, u64 count);
+	/*
+	 * Optional: a vCPU waits for another (the guest driver re-issues a call the SVSM
+	 * answered BUSY): let the other run, which may be preempted on the same host CPU.
+	 */
+	void (*relax)(struct emu_machine *m);
 };
 
 /*
