@@ -7,7 +7,7 @@
 #   make bench-attest      crypto throughput vs OpenSSL, measured boot, one attestation (part of make bench)
 
 # svsm-emu and the suites find the committed fixtures (test keys, vectors) wherever they run.
-$(B)/obj/emu/cli/attest.o: HOSTED_CFLAGS += -DSVSM_EMU_FIXTURES='"$(abspath fixtures)"'
+
 ATTEST_SUITES := test_crypto test_attest test_greq test_psp test_verify test_minipsp tools/attest_bench
 $(ATTEST_SUITES:%=$(B)/obj/harness/%.o): HOSTED_CFLAGS += -DFIXTURES_DIR='"$(abspath fixtures)"'
 

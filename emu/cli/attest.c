@@ -22,6 +22,7 @@
 #include <svsm/vtpm.h>
 
 #include "attest_cli.h"
+#include "paths.h"
 #include "attest_test_service.h"
 #include "guest.h"
 #include "guest_attest.h"
@@ -31,9 +32,6 @@
 #include "vtpm/engine.h"
 #include "vtpm/tpm_guest.h"
 
-#ifndef SVSM_EMU_FIXTURES
-#define SVSM_EMU_FIXTURES "fixtures"
-#endif
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -316,6 +314,8 @@ static int cmd_measure(int argc, char **argv)
 
 static void attest_usage(FILE *f)
 {
+	char fixtures[PATH_MAX];
+
 	fprintf(f,
 		"usage: svsm-emu attest --nonce HEX --out DIR [--service GUID] [--manifest-version N] [--certs]\n"
 		"                       [--keys DIR | --new-keys] [--tpm-state DIR] [--no-tpm-startup]\n"
@@ -345,7 +345,7 @@ static void attest_usage(FILE *f)
 		"  --mem, --policy, --launch-log  as for svsm-emu measure\n"
 		"\n"
 		"Exit status: 0 report written, 1 the SVSM or the PSP refused, 2 bad usage, 3 machine error.\n",
-		SVSM_EMU_FIXTURES);
+		cli_paths_fixtures(fixtures, sizeof(fixtures)) ? fixtures : "FIXTURES");
 }
 
 static const char *cli_svsm_error(u32 rax)
@@ -518,8 +518,16 @@ static int cmd_attest(int argc, char **argv)
 		return cli_error(EXIT_USAGE, "cannot create '%s': %s", o.out, strerror(errno));
 	}
 	int status = 0;
-	char keys_dir[4096];
-	snprintf(keys_dir, sizeof(keys_dir), "%s", o.keys ? o.keys : SVSM_EMU_FIXTURES "/attestation/keys");
+	char keys_dir[PATH_MAX + 32], fixtures[PATH_MAX];
+	if (o.keys) {
+		snprintf(keys_dir, sizeof(keys_dir), "%s", o.keys);
+	} else if (!o.new_keys) {
+		if (!cli_paths_fixtures(fixtures, sizeof(fixtures))) {
+			return cli_error(EXIT_USAGE, "no fixtures directory found for the test keys (svsm-emu paths): "
+						     "give --keys DIR or --new-keys");
+		}
+		snprintf(keys_dir, sizeof(keys_dir), "%s/attestation/keys", fixtures);
+	}
 	struct psp_config pc = {.keys_dir = o.new_keys ? NULL : keys_dir, .keep_launch_log = o.mo.launch_log != NULL};
 	if (o.new_keys) {
 		/* A chip of its own: random CHIP_ID, the emulator's test TCB. */

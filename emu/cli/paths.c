@@ -129,6 +129,25 @@ static void cli_paths_json_str(const char *s)
 	putchar('"');
 }
 
+/* See paths.h. */
+bool cli_paths_fixtures(char *out, unsigned long size)
+{
+	struct cli_paths p;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		return false;
+	}
+	exe[n] = '\0';
+	if (cli_paths_resolve(&p, exe, getenv("SVSM_EMU_DATADIR")) != 0 || !p.fixtures[0] ||
+	    !cli_paths_is_dir(p.fixtures) || strlen(p.fixtures) >= size) {
+		return false;
+	}
+	memcpy(out, p.fixtures, strlen(p.fixtures) + 1);
+	return true;
+}
+
 int cli_paths_command(bool json)
 {
 	struct cli_paths p;

@@ -31,6 +31,12 @@ int cli_paths_resolve(struct cli_paths *p, const char *exe, const char *env);
 /* Full path of image or fixture @name under @dir in @out; false if it is not a readable file or directory. */
 bool cli_paths_lookup(const char *dir, const char *name, char *out, unsigned long size);
 
+/*
+ * The fixtures directory of this executable (resolved as cli_paths_resolve does, from
+ * /proc/self/exe and $SVSM_EMU_DATADIR) in @out; false if there is none.
+ */
+bool cli_paths_fixtures(char *out, unsigned long size);
+
 /* `svsm-emu paths`: print where everything is; 0 if all was found, 1 if not. */
 int cli_paths_command(bool json);
 
