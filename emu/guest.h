@@ -39,7 +39,7 @@ struct guest_vcpu {
 	u8 vmpl;        /* the VMPL its context runs at (its guest's) */
 	u64 calls;      /* calls and retries made on this vCPU (by the thread running it) */
 	u64 retries;
-};
+} __attribute__((aligned(64))); /* a cache line each: the counters change at every call */
 
 #define GUEST_MAX_VCPUS EMU_MAX_VCPUS
 #define GUEST_RETRY_LIMIT_COUNT 100000

@@ -303,7 +303,7 @@ struct emu_vcpu {
 	struct emu_tlb tlb[RMP_VMPL_COUNT];
 	u64 tlb_flushes;  /* flushes at VMRUN (PCPU_ID was 0) */
 	u64 exits[EXIT_KIND_COUNT]; /* this vCPU's VMGEXITs by kind (emu_exits adds them up) */
-};
+} __attribute__((aligned(64))); /* no cache line shared with another vCPU's thread */
 
 /*
  * Bugs of the SVSM the machine saw while it ran (a double fetch, a grant of memory that
