@@ -37,9 +37,14 @@ struct guest_vcpu {
 	u64 vmsa_gpa;   /* 0 for the startup vCPU (the SVSM created it) */
 	u64 ghcb_gpa;   /* the guest's GHCB on this vCPU, 0 = none */
 	u8 vmpl;        /* the VMPL its context runs at (its guest's) */
-	u64 calls;      /* calls and retries made on this vCPU (by the thread running it) */
+	/*
+	 * Calls and retries made on this vCPU (by the thread running it): they change at
+	 * every call, so they sit on a line apart from the fields above, which every thread
+	 * reads when it looks a vCPU up.
+	 */
+	u64 calls __attribute__((aligned(64)));
 	u64 retries;
-} __attribute__((aligned(64))); /* a cache line each: the counters change at every call */
+} __attribute__((aligned(64)));
 
 #define GUEST_MAX_VCPUS EMU_MAX_VCPUS
 #define GUEST_RETRY_LIMIT_COUNT 100000

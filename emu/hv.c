@@ -92,11 +92,10 @@ static bool hv_resume_guest(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl)
 		return false;
 	}
 	u64 gpa = v->vmsa_gpa[vmpl];
-	struct rmp_entry e;
-	bool known = rmp_read(&m->rmp, gpa, &e);
 	u8 *vmsa = emu_mem(m, gpa);
 	u64 efer = __atomic_load_n((const u64 *)(vmsa + VMSA_EFER), __ATOMIC_ACQUIRE);
-	if (!known || !e.assigned || !e.validated || !e.vmsa || !(efer & EFER_SVME)) {
+	/* A runnable VMSA (RMP), not running elsewhere, that allows VMRUN (EFER.SVME). */
+	if (!(efer & EFER_SVME) || !rmp_vmrun(&m->rmp, gpa)) {
 		__atomic_fetch_add(&m->stats.vmrun_invalid, 1, __ATOMIC_RELAXED);
 		return false;
 	}
@@ -106,7 +105,6 @@ static bool hv_resume_guest(struct emu_machine *m, struct emu_vcpu *v, u8 vmpl)
 	memcpy(&v->r8, vmsa + VMSA_R8, 8);
 	memcpy(&v->r9, vmsa + VMSA_R9, 8);
 	v->vmpl = vmpl;
-	rmp_set_in_use(&m->rmp, gpa, true);
 	emu_vcpu_vmrun(m, v, vmpl);
 	return true;
 }
@@ -143,7 +141,7 @@ static u32 hv_run_vmpl(struct emu_machine *m, struct emu_vcpu *v, u8 target)
 	}
 	u64 guest_vmsa = v->vmsa_gpa[from];
 	hv_save_guest(m, v, from);
-	rmp_set_in_use(&m->rmp, guest_vmsa, false);
+	rmp_vmexit(&m->rmp, guest_vmsa);
 	v->vmpl = 0;
 	struct emu_vcpu *prev = emu_vcpu_current();
 	emu_vcpu_set_current(v);
@@ -406,7 +404,7 @@ static void hv_ap_creation_locked(struct emu_machine *m, struct emu_vcpu *v, str
 			hv_nae_error(m, g, GHCB_ERR_INVALID_INPUT);
 			return;
 		}
-		rmp_set_in_use(&m->rmp, t->vmsa_gpa[vmpl], false);
+		rmp_vmexit(&m->rmp, t->vmsa_gpa[vmpl]);
 		t->vmsa_valid[vmpl] = false;
 		t->vmsa_gpa[vmpl] = 0;
 		ghcb_set_sw_exit_info_1(g, 0);
@@ -434,14 +432,15 @@ static void hv_ap_creation_locked(struct emu_machine *m, struct emu_vcpu *v, str
 		}
 	}
 	if (t->vmsa_valid[vmpl]) {
-		rmp_set_in_use(&m->rmp, t->vmsa_gpa[vmpl], false);
+		rmp_vmexit(&m->rmp, t->vmsa_gpa[vmpl]);
 	}
 	t->vmsa_gpa[vmpl] = vmsa_gpa;
 	t->vmsa_valid[vmpl] = true;
 	/* A new AP starts running its VMSA at once; the caller's own context is not running now. */
 	if (t != v) {
 		t->vmpl = vmpl;
-		rmp_set_in_use(&m->rmp, vmsa_gpa, true);
+		/* Checked runnable above; if another vCPU runs it (a host's error), it stays that one's. */
+		(void)rmp_vmrun(&m->rmp, vmsa_gpa);
 		emu_vcpu_vmrun(m, t, vmpl);
 	}
 	ghcb_set_sw_exit_info_1(g, 0);

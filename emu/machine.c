@@ -490,7 +490,7 @@ int emu_machine_boot(struct emu_machine *m, char *err, size_t err_size)
 		return -1;
 	}
 	bsp->vmpl = cfg->guest_vmpl;
-	rmp_set_in_use(&m->rmp, bsp->vmsa_gpa[cfg->guest_vmpl], true);
+	(void)rmp_vmrun(&m->rmp, bsp->vmsa_gpa[cfg->guest_vmpl]);
 	emu_vcpu_vmrun(m, bsp, cfg->guest_vmpl);
 	m->booted = true;
 	emu_vcpu_set_current(NULL);

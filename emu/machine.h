@@ -284,9 +284,13 @@ struct emu_tlb {
 };
 
 struct emu_vcpu {
+	/*
+	 * Read by every thread looking a vCPU up (emu_vcpu_find), written once: on a cache
+	 * line of their own, apart from the fields the vCPU's thread writes at every call.
+	 */
 	bool present;
 	u32 apic_id;
-	u8 vmpl;               /* VMPL currently executing */
+	u8 vmpl __attribute__((aligned(64))); /* VMPL currently executing */
 	u64 ghcb_msr[RMP_VMPL_COUNT];
 	u64 ghcb_registered[RMP_VMPL_COUNT]; /* registered GHCB GPA + 1, 0 = none */
 	u64 vmsa_gpa[RMP_VMPL_COUNT];        /* VMSA per VMPL, from AP creation; 0 = none */

@@ -18,7 +18,8 @@ static struct rmp_stripe *rmp_lock(struct rmp *r, u64 gpa)
 {
 	struct rmp_stripe *st = rmp_stripe(r, gpa);
 
-	spin_lock(&st->lock);
+	/* Taken by a sequentially consistent exchange: it pairs with rmp_vmrun (see there). */
+	spin_lock_seq_cst(&st->lock);
 	return st;
 }
 
@@ -78,6 +79,24 @@ static void rmp_store(struct rmp_entry *slot, struct rmp_entry e)
 	__atomic_store_n((u64 *)slot, raw, __ATOMIC_RELEASE);
 }
 
+/*
+ * The in-use mark of page @pfn. The marks are laid out column by column, RMP_MARK_SPREAD
+ * columns: consecutive pages (two vCPUs' VMSAs often are) get marks on different cache
+ * lines once the RMP has 4096 pages or more, so their VMRUNs do not pull one line.
+ */
+static u8 *rmp_mark(const struct rmp *r, u64 pfn)
+{
+	u64 rows = ALIGN_UP(r->page_count, RMP_MARK_SPREAD) / RMP_MARK_SPREAD;
+
+	return &r->running[(pfn % RMP_MARK_SPREAD) * rows + pfn / RMP_MARK_SPREAD];
+}
+
+/* Is the page of entry @e a running VMSA? (its stripe locked: see rmp_vmrun) */
+static bool rmp_running(const struct rmp *r, const struct rmp_entry *e)
+{
+	return __atomic_load_n(rmp_mark(r, (u64)(e - r->entries)), __ATOMIC_SEQ_CST) != 0;
+}
+
 /* Tell the journal (if any) that entries [@first, @first + @count) are about to change. */
 static inline void rmp_journal(struct rmp *r, const struct rmp_entry *first, u64 count)
 {
@@ -104,6 +123,7 @@ const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa)
 void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 {
 	r->entries = entries;
+	r->running = (u8 *)(entries + page_count);
 	r->page_count = page_count;
 	for (unsigned i = 0; i < RMP_STRIPES; i++) {
 		r->stripes[i].lock = (struct spinlock)SPINLOCK_INIT;
@@ -116,6 +136,7 @@ void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count)
 	r->adjust_unvalidated = false;
 	for (u64 i = 0; i < page_count; i++) {
 		rmp_store(&r->entries[i], (struct rmp_entry){0});
+		__atomic_store_n(rmp_mark(r, i), 0, __ATOMIC_RELAXED);
 	}
 	rmp_stats_reset(r);
 }
@@ -168,7 +189,7 @@ u32 rmp_make_private(struct rmp *r, u64 gpa, bool page_2m)
 	}
 	struct rmp_stripe *st = rmp_lock(r, gpa);
 	for (u64 i = 0; i < count; i++) {
-		if (first[i].in_use || first[i].immutable) {
+		if (rmp_running(r, &first[i]) || first[i].immutable) {
 			rmp_unlock(st);
 			return RMP_FAIL_INUSE;
 		}
@@ -195,7 +216,7 @@ u32 rmp_make_shared(struct rmp *r, u64 gpa)
 		return RMP_FAULT;
 	}
 	struct rmp_stripe *st = rmp_lock(r, gpa);
-	if (e->in_use || e->immutable) {
+	if (rmp_running(r, e) || e->immutable) {
 		rmp_unlock(st);
 		return RMP_FAIL_INUSE;
 	}
@@ -308,7 +329,7 @@ static u32 rmp_pvalidate_locked(struct rmp *r, struct rmp_stripe *st, u64 gpa, e
 		return rc;
 	}
 	for (u64 i = 0; i < n; i++) {
-		if (e[i].immutable || e[i].in_use) {
+		if (e[i].immutable || rmp_running(r, &e[i])) {
 			return RMP_FAIL_INPUT;
 		}
 	}
@@ -365,7 +386,7 @@ static u32 rmp_rmpadjust_locked(struct rmp *r, struct rmp_stripe *st, u8 vmpl, u
 		return rc;
 	}
 	for (u64 i = 0; i < n; i++) {
-		if (e[i].in_use) {
+		if (rmp_running(r, &e[i])) {
 			return RMP_FAIL_INUSE;
 		}
 		if (e[i].immutable || (!e[i].validated && !r->adjust_unvalidated) || (perms & ~e[i].perms[vmpl])) {
@@ -508,21 +529,65 @@ bool rmp_check_access_slow(const struct rmp *r, u8 vmpl, bool encrypted, u64 gpa
 	return true;
 }
 
-/* The hypervisor marks a VMSA running (VMRUN) or not (#VMEXIT). */
-void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use)
+/* Can the entry be run as a VMSA? */
+static bool rmp_runnable(struct rmp_entry e)
 {
-	struct rmp_entry *e = rmp_lookup(r, gpa);
+	return e.assigned && e.validated && e.vmsa;
+}
 
-	if (e) {
-		/* Twice per SVSM call: the bit is flipped in the entry's word, no copy of the entry. */
-		static const struct rmp_entry bit = {.in_use = 1};
-		u64 mask;
-		__builtin_memcpy(&mask, &bit, sizeof(mask));
-		struct rmp_stripe *st = rmp_lock(r, gpa);
-		rmp_journal(r, e, 1);
-		u64 *word = (u64 *)e;
-		u64 raw = *word;
-		__atomic_store_n(word, in_use ? raw | mask : raw & ~mask, __ATOMIC_RELEASE);
-		rmp_unlock(st);
+/*
+ * VMRUN marks the page in use without the stripe lock: it happens twice per SVSM call
+ * on every vCPU, and the VMSAs of two vCPUs often share a stripe. It stays atomic with
+ * the instructions that refuse an in-use page (they check the mark under the lock):
+ *
+ *   VMRUN:        mark := 1; is the stripe locked? -> no: read the entry
+ *   instruction:  lock := 1; read the mark (and the entries)
+ *
+ * Both writes and both reads are sequentially consistent operations (rmp_lock takes the
+ * lock with such an exchange), so one of the two sees the other's write: either the
+ * instruction sees the mark (and fails with FAIL_INUSE, VMRUN having come first), or
+ * VMRUN sees the lock held. Then it waits for the lock and decides under it, on the
+ * entry the instruction left. The mark is taken with compare-and-swap, so a VMSA runs
+ * on one vCPU at a time.
+ */
+bool rmp_vmrun(struct rmp *r, u64 gpa)
+{
+	struct rmp_entry e;
+
+	if (!rmp_read(r, gpa, &e) || !rmp_runnable(e)) {
+		return false;
 	}
+	u8 *mark = rmp_mark(r, gpa >> PAGE_SHIFT);
+	u8 idle = 0;
+	if (!__atomic_compare_exchange_n(mark, &idle, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		return false; /* another vCPU runs it */
+	}
+	struct rmp_stripe *st = rmp_stripe(r, gpa);
+	bool ok;
+	if (__atomic_load_n(&st->lock.locked, __ATOMIC_SEQ_CST)) {
+		spin_lock(&st->lock);
+		ok = rmp_read(r, gpa, &e) && rmp_runnable(e);
+		spin_unlock(&st->lock);
+	} else {
+		ok = rmp_read(r, gpa, &e) && rmp_runnable(e);
+	}
+	if (!ok) {
+		__atomic_store_n(mark, 0, __ATOMIC_RELEASE);
+	}
+	return ok;
+}
+
+/* #VMEXIT: a stale "in use" seen by an instruction is one from before the exit. */
+void rmp_vmexit(struct rmp *r, u64 gpa)
+{
+	if (rmp_lookup(r, gpa)) {
+		__atomic_store_n(rmp_mark(r, gpa >> PAGE_SHIFT), 0, __ATOMIC_RELEASE);
+	}
+}
+
+bool rmp_in_use(const struct rmp *r, u64 gpa)
+{
+	u64 pfn = gpa >> PAGE_SHIFT;
+
+	return pfn < r->page_count && __atomic_load_n(rmp_mark(r, pfn), __ATOMIC_ACQUIRE) != 0;
 }

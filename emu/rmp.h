@@ -30,7 +30,6 @@ struct rmp_entry {
 	u8 immutable : 1;
 	u8 validated : 1;
 	u8 vmsa : 1;
-	u8 in_use : 1;    /* a VMSA that is currently running (emulator bookkeeping) */
 	u8 perms[RMP_VMPL_COUNT]; /* [0] is VMPL0's, always full while assigned */
 	u8 pad[3];        /* always zero */
 } __attribute__((aligned(8)));
@@ -60,8 +59,19 @@ struct rmp_stripe {
 	struct rmp_stats stats;
 } __attribute__((aligned(64)));
 
+/*
+ * The table's memory: @pages entries, then one byte per page that is 1 while a vCPU runs
+ * the page as its VMSA (from VMRUN to #VMEXIT; the "in use" of the architecture). The
+ * marks live apart from the entries so that VMRUN and #VMEXIT, which happen at every SVSM
+ * call, take no stripe lock (rmp_vmrun explains how they stay atomic with instructions).
+ */
+#define RMP_MARK_SPREAD 64 /* marks of consecutive pages sit this many rows apart (rmp.c) */
+#define RMP_TABLE_BYTES(pages) \
+	((u64)(pages) * sizeof(struct rmp_entry) + ALIGN_UP((u64)(pages), RMP_MARK_SPREAD))
+
 struct rmp {
 	struct rmp_entry *entries;
+	u8 *running;     /* the in-use marks after the entries (atomic; rmp_mark) */
 	u64 page_count;
 	struct rmp_stripe stripes[RMP_STRIPES];
 	/* The CPU has no RMPQUERY (CPUID 0x8000_001F EAX bit 6 clear): it answers RMP_UNSUPPORTED. */
@@ -121,7 +131,7 @@ struct rmp_fault {
 void rmp_stats_get(const struct rmp *r, struct rmp_stats *out);
 void rmp_stats_reset(struct rmp *r);
 
-/* Attach @entries (zeroed, @page_count long) to @r: all hypervisor-owned. */
+/* Attach @entries (RMP_TABLE_BYTES(@page_count) bytes) to @r: all hypervisor-owned. */
 void rmp_init(struct rmp *r, struct rmp_entry *entries, u64 page_count);
 
 /* Hypervisor RMPUPDATE: make the page private (assigned, unvalidated, VMPL0-only) or shared. */
@@ -195,7 +205,15 @@ static inline bool rmp_check_access(const struct rmp *r, u8 vmpl, bool encrypted
  * that may run concurrently reads with rmp_read.
  */
 const struct rmp_entry *rmp_entry(const struct rmp *r, u64 gpa);
-/* Mark a VMSA page running / stopped (the hypervisor's VMRUN and #VMEXIT). */
-void rmp_set_in_use(struct rmp *r, u64 gpa, bool in_use);
+/*
+ * VMRUN of the VMSA at @gpa: true, with the page marked in use, if its entry is a
+ * runnable VMSA (assigned, validated, VMSA) that no vCPU runs; false otherwise. Atomic
+ * with the instructions that refuse an in-use page (rmp.c).
+ */
+bool rmp_vmrun(struct rmp *r, u64 gpa);
+/* #VMEXIT: the VMSA at @gpa stops running. */
+void rmp_vmexit(struct rmp *r, u64 gpa);
+/* Is the page at @gpa a running VMSA? (for tests) */
+bool rmp_in_use(const struct rmp *r, u64 gpa);
 
 #endif

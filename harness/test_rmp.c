@@ -1,4 +1,5 @@
 /* RMP model: PVALIDATE and RMPADJUST semantics, every return code, 2 MiB rules, RMPUPDATE. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "test_common.h"
@@ -7,7 +8,7 @@
 
 struct rmp_fixture {
 	struct rmp r;
-	struct rmp_entry e[PAGES];
+	struct rmp_entry e[(RMP_TABLE_BYTES(PAGES) + sizeof(struct rmp_entry) - 1) / sizeof(struct rmp_entry)];
 };
 
 /* The RMP's counters, added up over its stripes. */
@@ -186,9 +187,12 @@ static void test_rmpadjust_in_use_vmsa_is_fail_inuse(void **state)
 {
 	rmp_pvalidate(R(state), 0, 0x7000, PAGE_SIZE_4K, true);
 	rmp_rmpadjust(R(state), 0, 0x7000, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true);
-	rmp_set_in_use(R(state), 0x7000, true);
+	assert_true(rmp_vmrun(R(state), 0x7000));
+	assert_true(rmp_in_use(R(state), 0x7000));
 	assert_int_equal(rmp_rmpadjust(R(state), 0, 0x7000, PAGE_SIZE_4K, 1, 0, false), RMP_FAIL_INUSE);
-	rmp_set_in_use(R(state), 0x7000, false);
+	assert_int_equal(rmp_pvalidate(R(state), 0, 0x7000, PAGE_SIZE_4K, false), RMP_FAIL_INPUT);
+	rmp_vmexit(R(state), 0x7000);
+	assert_false(rmp_in_use(R(state), 0x7000));
 	assert_int_equal(rmp_rmpadjust(R(state), 0, 0x7000, PAGE_SIZE_4K, 1, 0, false), RMP_SUCCESS);
 	assert_false(rmp_entry(R(state), 0x7000)->vmsa);
 }
@@ -216,9 +220,110 @@ static void test_make_shared_and_private_again(void **state)
 static void test_make_shared_of_running_vmsa_fails(void **state)
 {
 	rmp_pvalidate(R(state), 0, 0x9000, PAGE_SIZE_4K, true);
-	rmp_set_in_use(R(state), 0x9000, true);
+	rmp_rmpadjust(R(state), 0, 0x9000, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true);
+	assert_true(rmp_vmrun(R(state), 0x9000));
 	assert_int_equal(rmp_make_shared(R(state), 0x9000), RMP_FAIL_INUSE);
 	assert_true(rmp_entry(R(state), 0x9000)->assigned);
+}
+
+/* VMRUN needs an assigned, validated VMSA page that no other vCPU runs. */
+static void test_vmrun_needs_a_runnable_idle_vmsa(void **state)
+{
+	assert_false(rmp_vmrun(R(state), 0xA000)); /* not validated */
+	rmp_pvalidate(R(state), 0, 0xA000, PAGE_SIZE_4K, true);
+	assert_false(rmp_vmrun(R(state), 0xA000)); /* not a VMSA */
+	rmp_rmpadjust(R(state), 0, 0xA000, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true);
+	assert_true(rmp_vmrun(R(state), 0xA000));
+	assert_false(rmp_vmrun(R(state), 0xA000)); /* a second vCPU cannot run it too */
+	rmp_vmexit(R(state), 0xA000);
+	assert_true(rmp_vmrun(R(state), 0xA000));
+	rmp_vmexit(R(state), 0xA000);
+	assert_false(rmp_vmrun(R(state), 4 * PAGE_2M_SIZE)); /* shared */
+	assert_false(rmp_vmrun(R(state), (u64)PAGES * PAGE_SIZE)); /* outside the RMP */
+	assert_false(rmp_in_use(R(state), (u64)PAGES * PAGE_SIZE));
+}
+
+/*
+ * VMRUN takes no lock, yet stays atomic with RMPADJUST: while one thread's VMRUN holds
+ * the page in use, the other thread's RMPADJUST cannot take its VMSA attribute away.
+ * (Deciding VMRUN without looking at the stripe lock fails this: the adjust reads the
+ * mark before the VMRUN sets it and clears the attribute after VMRUN read the entry.)
+ */
+#define RACE_ROUNDS 20000       /* each side succeeds at least this often */
+#define RACE_ATTEMPTS 20000000u /* a bound, in case one side starves */
+
+struct vmrun_race {
+	struct rmp *r;
+	u64 gpa;
+	u64 runs, lost_vmsa, adjusts; /* atomic: both threads read them */
+};
+
+static u64 race_get(const u64 *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static void race_inc(u64 *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+static bool race_done(const struct vmrun_race *x)
+{
+	return race_get(&x->runs) >= RACE_ROUNDS && race_get(&x->adjusts) >= RACE_ROUNDS;
+}
+
+/* A moment outside the critical part, so that the other side wins some of the time. */
+static void race_pause(unsigned spins)
+{
+	for (unsigned k = 0; k < spins; k++) {
+		__builtin_ia32_pause();
+	}
+}
+
+static void *vmrun_race_runner(void *arg)
+{
+	struct vmrun_race *x = arg;
+
+	for (unsigned i = 0; i < RACE_ATTEMPTS && !race_done(x); i++) {
+		if (rmp_vmrun(x->r, x->gpa)) {
+			struct rmp_entry e;
+			if (!rmp_read(x->r, x->gpa, &e) || !e.vmsa) {
+				race_inc(&x->lost_vmsa);
+			}
+			race_inc(&x->runs);
+			rmp_vmexit(x->r, x->gpa);
+		}
+		race_pause(i % 64);
+	}
+	return NULL;
+}
+
+static void test_vmrun_is_atomic_with_rmpadjust(void **state)
+{
+	struct vmrun_race x = {.r = R(state), .gpa = 0xB000};
+	pthread_t t;
+
+	rmp_pvalidate(x.r, 0, x.gpa, PAGE_SIZE_4K, true);
+	rmp_rmpadjust(x.r, 0, x.gpa, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true);
+	assert_int_equal(pthread_create(&t, NULL, vmrun_race_runner, &x), 0);
+	for (unsigned i = 0; i < RACE_ATTEMPTS && !race_done(&x); i++) {
+		/* Take the attribute away and give it back; each fails while the page runs. */
+		if (rmp_rmpadjust(x.r, 0, x.gpa, PAGE_SIZE_4K, 1, VMPL_PERM_READ, false) == RMP_SUCCESS) {
+			race_inc(&x.adjusts);
+			while (rmp_rmpadjust(x.r, 0, x.gpa, PAGE_SIZE_4K, 1, VMPL_PERM_READ, true) != RMP_SUCCESS) {
+			}
+		}
+		race_pause(i % 61);
+	}
+	pthread_join(t, NULL);
+	if (x.lost_vmsa || !race_done(&x) || getenv("RACE_SHOW")) {
+		print_error("VMRUN held the page %llu times and saw its VMSA attribute gone %llu times; %llu adjusts\n",
+			    (unsigned long long)x.runs, (unsigned long long)x.lost_vmsa, (unsigned long long)x.adjusts);
+	}
+	assert_int_equal(x.lost_vmsa, 0);
+	assert_true(race_done(&x));
+	assert_false(rmp_in_use(x.r, x.gpa));
 }
 
 static void test_psmash_keeps_state(void **state)
@@ -268,6 +373,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rescind_clears_vmsa_bit, rmp_setup, rmp_teardown),
 		cmocka_unit_test_setup_teardown(test_make_shared_and_private_again, rmp_setup, rmp_teardown),
 		cmocka_unit_test_setup_teardown(test_make_shared_of_running_vmsa_fails, rmp_setup, rmp_teardown),
+		cmocka_unit_test_setup_teardown(test_vmrun_needs_a_runnable_idle_vmsa, rmp_setup, rmp_teardown),
+		cmocka_unit_test_setup_teardown(test_vmrun_is_atomic_with_rmpadjust, rmp_setup, rmp_teardown),
 		cmocka_unit_test_setup_teardown(test_psmash_keeps_state, rmp_setup, rmp_teardown),
 		cmocka_unit_test_setup_teardown(test_launch_page_is_validated_with_perms, rmp_setup, rmp_teardown),
 	};

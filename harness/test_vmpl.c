@@ -7,7 +7,7 @@
 
 struct vf {
 	struct rmp r;
-	struct rmp_entry e[PAGES];
+	struct rmp_entry e[(RMP_TABLE_BYTES(PAGES) + sizeof(struct rmp_entry) - 1) / sizeof(struct rmp_entry)];
 	struct rmp_fault f;
 };
 

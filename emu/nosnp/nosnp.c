@@ -43,7 +43,7 @@ struct hvm_memmap_entry {
 };
 
 static struct emu_machine nosnp_machine;
-static struct rmp_entry nosnp_rmp[NOSNP_MEM_MAX >> PAGE_SHIFT];
+static struct rmp_entry nosnp_rmp[RMP_TABLE_BYTES(NOSNP_MEM_MAX >> PAGE_SHIFT) / sizeof(struct rmp_entry) + 1];
 static u8 *nosnp_ram;
 static u64 nosnp_ram_size;
 /* The PVH start info's memory map and RSDP, kept by nosnp_init. */

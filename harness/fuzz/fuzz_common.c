@@ -25,7 +25,7 @@
 extern char __start_svsm_state[];
 extern char __stop_svsm_state[];
 
-#define FUZZ_RMP_BYTES (FUZZ_MEM_PAGES * sizeof(struct rmp_entry))
+#define FUZZ_RMP_BYTES RMP_TABLE_BYTES(FUZZ_MEM_PAGES) /* entries, then the in-use marks */
 #define FUZZ_RMP_PAGES ((FUZZ_RMP_BYTES + 4095) / 4096)
 #define FUZZ_MAX_CHANGED 4096
 
@@ -756,7 +756,6 @@ int fuzz_machine_init(const struct fuzz_machine_opts *opts)
 	}
 	struct rmp_entry probe = {0};
 	probe.page_2m = 1;
-	probe.in_use = 1;
 	memcpy(&fz.hv_bits_mask, &probe, 1);
 
 	struct fuzz_ctl *c = fz.ctl;

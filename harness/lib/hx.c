@@ -21,7 +21,11 @@ struct hx *hx_boot(const struct emu_config *cfg)
 		const char *adjust = getenv("HX_RMPADJUST_UNVALIDATED");
 		c.rmpadjust_unvalidated = adjust && adjust[0] == '1';
 	}
-	struct hx *h = calloc(1, sizeof(*h));
+	/* Cache-line aligned: its per-vCPU parts are laid out a line each (calloc gives 16 bytes). */
+	struct hx *h = aligned_alloc(64, ALIGN_UP(sizeof(*h), 64));
+	if (h) {
+		memset(h, 0, sizeof(*h));
+	}
 	if (!h) {
 		return NULL;
 	}

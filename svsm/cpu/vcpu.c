@@ -49,6 +49,12 @@ static u32 vcpu_state(const struct svsm_vcpu *v)
 	return __atomic_load_n(&v->state, __ATOMIC_ACQUIRE);
 }
 
+/* The kind of @v from its read-mostly copy (the scans: no load of the line calls write). */
+static u32 vcpu_kind(const struct svsm_vcpu *v)
+{
+	return __atomic_load_n(&v->kind, __ATOMIC_ACQUIRE);
+}
+
 /* The table's entry @i, or NULL (a hole, or past the end). */
 static struct svsm_vcpu *vcpu_slot(u32 i)
 {
@@ -74,7 +80,7 @@ void vcpu_set_caa(struct svsm_vcpu *v, u64 gpa)
 
 bool vcpu_is_retired(const struct svsm_vcpu *v)
 {
-	return (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_RETIRED;
+	return vcpu_kind(v) == VCPU_RETIRED;
 }
 
 bool vcpu_is_busy(const struct svsm_vcpu *v)
@@ -88,7 +94,7 @@ static struct svsm_vcpu *vcpu_lookup_apic(u32 apic_id)
 	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
 		struct svsm_vcpu *v = vcpu_slot(i);
 		if (v && __atomic_load_n(&v->apic_id, __ATOMIC_RELAXED) == apic_id &&
-		    (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_LIVE) {
+		    vcpu_kind(v) == VCPU_LIVE) {
 			return v;
 		}
 	}
@@ -100,11 +106,24 @@ static struct svsm_vcpu *vcpu_lookup_vmsa(u64 vmsa_gpa)
 	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
 		struct svsm_vcpu *v = vcpu_slot(i);
 		if (v && __atomic_load_n(&v->guest_vmsa_gpa, __ATOMIC_RELAXED) == vmsa_gpa &&
-		    (vcpu_state(v) & VCPU_KIND_MASK) != VCPU_FREE) {
+		    vcpu_kind(v) != VCPU_FREE) {
 			return v;
 		}
 	}
 	return NULL;
+}
+
+/*
+ * entry_caa := the current calling area, written only if it differs (after a REMAP_CA):
+ * at entry it is the area the call comes through, at leave the moved one.
+ */
+static void vcpu_entry_caa_sync(struct svsm_vcpu *v)
+{
+	u64 caa = vcpu_caa(v);
+
+	if (__atomic_load_n(&v->entry_caa, __ATOMIC_RELAXED) != caa) {
+		__atomic_store_n(&v->entry_caa, caa, __ATOMIC_RELEASE);
+	}
 }
 
 /* Mark @v in a call if it is the live, idle entry it should be. */
@@ -129,13 +148,13 @@ struct svsm_vcpu *vcpu_enter(struct svsm_cpu *c)
 		}
 		c->cur = v;
 	}
-	__atomic_store_n(&v->entry_caa, vcpu_caa(v), __ATOMIC_RELEASE);
+	vcpu_entry_caa_sync(v);
 	return v;
 }
 
 void vcpu_leave(struct svsm_vcpu *v)
 {
-	__atomic_store_n(&v->entry_caa, 0, __ATOMIC_RELEASE);
+	vcpu_entry_caa_sync(v);
 	__atomic_fetch_and(&v->state, ~VCPU_IN_CALL, __ATOMIC_ACQ_REL);
 }
 
@@ -193,7 +212,7 @@ static bool vcpu_scan(enum vcpu_scan_what what, u64 gpa, u64 len, bool skip, u32
 {
 	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
 		const struct svsm_vcpu *v = vcpu_slot(i);
-		if (!v || (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_FREE) {
+		if (!v || vcpu_kind(v) == VCPU_FREE) {
 			continue;
 		}
 		if (what == SCAN_VMSA) {
@@ -326,10 +345,11 @@ enum vcpu_insert_result vcpu_insert(const struct svsm_vcpu *v, struct svsm_vcpu 
 		__atomic_store_n(&e->guest_vmsa_gpa, v->guest_vmsa_gpa, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->vmsa, v->vmsa, __ATOMIC_RELAXED);
 		vcpu_set_caa(e, v->caa_gpa);
-		__atomic_store_n(&e->entry_caa, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->entry_caa, v->caa_gpa, __ATOMIC_RELAXED);
 		e->calls = 0;
-		/* Published: the state, then the table's pointer. */
+		/* Published: the state and its kind, then the table's pointer. */
 		__atomic_store_n(&e->state, VCPU_LIVE, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->kind, VCPU_LIVE, __ATOMIC_RELEASE);
 		__atomic_store_n(&vcpus.slots[vcpu_table_slot(l)], e, __ATOMIC_RELEASE);
 		if (old) {
 			/* Its call in progress (if any) ends normally; its CPU's next entry finds the new one. */
@@ -337,6 +357,7 @@ enum vcpu_insert_result vcpu_insert(const struct svsm_vcpu *v, struct svsm_vcpu 
 			while (!__atomic_compare_exchange_n(&old->state, &s, (s & ~VCPU_KIND_MASK) | VCPU_RETIRED, false,
 							    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			}
+			__atomic_store_n(&old->kind, VCPU_RETIRED, __ATOMIC_RELEASE);
 		}
 	}
 	vcpus_unlock(l);
@@ -375,6 +396,7 @@ void vcpu_delete_end(struct svsm_vcpu *t, bool done)
 		}
 	}
 	/* The slot is free; a call of its own that deleted it (@t == caller) still leaves it. */
+	__atomic_store_n(&t->kind, VCPU_FREE, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->state, VCPU_FREE, __ATOMIC_RELEASE);
 	vcpus_unlock(l);
 }
@@ -384,7 +406,7 @@ void vcpu_flush_translations(u8 vmpl_mask)
 {
 	for (u32 i = 0, n = vcpu_count(); i < n; i++) {
 		const struct svsm_vcpu *v = vcpu_slot(i);
-		if (!v || (vcpu_state(v) & VCPU_KIND_MASK) == VCPU_FREE) {
+		if (!v || vcpu_kind(v) == VCPU_FREE) {
 			continue;
 		}
 		u8 *vmsa = __atomic_load_n(&v->vmsa, __ATOMIC_RELAXED);

@@ -15,10 +15,11 @@ void arch_spin_backoff(void);
 /* Spins between two arch_spin_backoff() calls of a waiter. */
 #define SPIN_BACKOFF_SPINS 256
 
-static inline void spin_lock(struct spinlock *l)
+/* Take @l with an exchange of memory order @order (ACQUIRE, or SEQ_CST; a constant). */
+static inline void spin_lock_ordered(struct spinlock *l, int order)
 {
 	for (;;) {
-		if (!__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+		if (!__atomic_exchange_n(&l->locked, 1, order)) {
 			return;
 		}
 		unsigned spins = 0;
@@ -30,6 +31,20 @@ static inline void spin_lock(struct spinlock *l)
 			}
 		}
 	}
+}
+
+static inline void spin_lock(struct spinlock *l)
+{
+	spin_lock_ordered(l, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Take @l with a sequentially consistent exchange: for a lock whose word lock-free code
+ * reads to learn whether someone is inside (a store/load pairing, as in emu/rmp.c).
+ */
+static inline void spin_lock_seq_cst(struct spinlock *l)
+{
+	spin_lock_ordered(l, __ATOMIC_SEQ_CST);
 }
 
 static inline bool spin_trylock(struct spinlock *l)

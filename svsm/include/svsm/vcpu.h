@@ -8,7 +8,9 @@
  * held only to add or remove one. Everything else is lock-free: the lookups scan the
  * table with atomic loads, and an entry's state is one atomic word (VCPU_*) that the
  * entry into a call and the start of a deletion change with compare-and-swap, so that a
- * call and the deletion of its vCPU exclude each other. An entry's fields are fixed while
+ * call and the deletion of its vCPU exclude each other. Scans read the entry's kind from
+ * a copy on the entry's read-mostly line (written with the state word's kind, when the
+ * entry is added, retired or freed), never the state word that calls write. An entry's fields are fixed while
  * it is in use, but for its calling area (REMAP_CA by its own vCPU) and the calling area
  * its call in progress came through; fields other CPUs read are read atomically.
  */
@@ -28,16 +30,27 @@
 #define VCPU_DELETING 0x200u  /* DELETE_VCPU in progress: entries of its CPU find nothing */
 
 struct svsm_vcpu {
-	u32 state;             /* VCPU_* (atomic) */
+	/*
+	 * Read by every CPU's scans (vcpu_scan, the flush, the lookups); written only when
+	 * the entry is added, replaced or deleted, or its calling area moves.
+	 */
+	u32 kind;              /* VCPU_FREE/LIVE/RETIRED: the kind bits of @state (atomic copy) */
 	u32 apic_id;
 	bool startup;          /* the boot vCPU: cannot be deleted or replaced */
 	u8 guest_vmpl;         /* VMPL the vCPU's guest runs at */
 	u64 guest_vmsa_gpa;    /* VMSA of the guest at its VMPL */
 	u8 *vmsa;              /* the same page mapped into the SVSM (arch_phys_to_virt) */
 	u64 caa_gpa;           /* current calling area (read with vcpu_caa) */
-	u64 entry_caa;         /* the calling area its call in progress came through (atomic) */
+	/*
+	 * The calling area the call in progress came through, or the last call's (atomic).
+	 * It differs from caa_gpa only while a call that moved it (REMAP_CA) runs: it is
+	 * written only when it differs, so that a call writes nothing on this line.
+	 */
+	u64 entry_caa;
+	/* Written by its own CPU at every call: on a line of their own. */
+	u32 state __attribute__((aligned(64))); /* VCPU_* (atomic) */
 	u64 calls;             /* SVSM calls served on this vCPU (only its own CPU counts) */
-};
+} __attribute__((aligned(64)));
 
 struct svsm_cpu;
 
