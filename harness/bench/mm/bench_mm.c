@@ -15,6 +15,7 @@
 
 #include <svsm/mm.h>
 #include <svsm/panic.h>
+#include <svsm/spinlock.h>
 
 /*
  * Every (workload, allocator) pair runs in its own child process (this program
@@ -51,6 +52,12 @@ void svsm_panic(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	abort();
+}
+
+/** The allocator's spinlocks back off through the arch layer: a benchmark thread yields. */
+void arch_spin_backoff(void)
+{
+	sched_yield();
 }
 
 /** Monotonic time in nanoseconds. */
