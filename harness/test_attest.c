@@ -117,6 +117,21 @@ static void load_certs(struct verify_input *in, X509 **ark, X509 **ask, X509 **v
 	in->vcek = *vcek;
 }
 
+/* The report verifies against the test keys, with a->nonce and @manifest. */
+static void assert_report_verifies(struct hxa *a, const u8 *report, const u8 *manifest, u32 msize)
+{
+	struct verify_input in = {.report = report, .report_len = SNP_REPORT_SIZE, .nonce = a->nonce,
+				  .nonce_len = sizeof(a->nonce), .manifest = manifest, .manifest_len = msize};
+	X509 *ark, *ask, *vcek;
+	struct verify_result vr;
+
+	load_certs(&in, &ark, &ask, &vcek);
+	assert_int_equal(verify_report(&in, &vr), 0);
+	X509_free(ark);
+	X509_free(ask);
+	X509_free(vcek);
+}
+
 /* --- success paths -------------------------------------------------------------------------- */
 
 /* SERVICES: the GUID table, REPORT_DATA = SHA-512(nonce || manifest), sizes in RCX/RDX/R8, a report that verifies. */
@@ -157,19 +172,59 @@ static void test_services_report(void **state)
 	assert_int_equal(rep->vmpl, 0);
 	assert_memory_equal(rep->measurement, a->p->measurement, SNP_MEASUREMENT_SIZE);
 
-	struct verify_input in = {.report = report, .report_len = sizeof(report), .nonce = a->nonce,
-				  .nonce_len = sizeof(a->nonce), .manifest = manifest, .manifest_len = msize};
-	X509 *ark, *ask, *vcek;
-	struct verify_result vr;
-	load_certs(&in, &ark, &ask, &vcek);
-	assert_int_equal(verify_report(&in, &vr), 0);
+	assert_report_verifies(a, report, manifest, msize);
 	/* Rest of the report buffer untouched (the report is 0x4A0 bytes). */
 	u8 tail[PAGE_SIZE - SNP_REPORT_SIZE], zero[PAGE_SIZE - SNP_REPORT_SIZE] = {0};
 	read_guest(a, a->report_gpa + SNP_REPORT_SIZE, tail, sizeof(tail));
 	assert_memory_equal(tail, zero, sizeof(tail));
-	X509_free(ark);
-	X509_free(ask);
-	X509_free(vcek);
+}
+
+static int setup_memo(void **state)
+{
+	struct hxa_opts o = {.fixtures = FIXTURES_DIR, .memo_signatures = 8};
+	struct hxa *a = hxa_boot(&o);
+
+	*state = a;
+	if (a) {
+		hxa_prepare(a, false);
+	}
+	return a ? 0 : -1;
+}
+
+/* One SERVICES call: the report and the manifest (its size returned). */
+static u32 services_report(struct hxa *a, u8 report[SNP_REPORT_SIZE], u8 manifest[PAGE_SIZE])
+{
+	struct guest_regs r;
+
+	assert_int_equal(hxa_write_req(a, false), 0);
+	assert_int_equal(hxa_call(a, SVSM_ATTEST_SERVICES, &r), SVSM_SUCCESS);
+	read_guest(a, a->report_gpa, report, SNP_REPORT_SIZE);
+	read_guest(a, a->manifest_gpa, manifest, (u32)r.rcx);
+	return (u32)r.rcx;
+}
+
+/*
+ * A PSP that remembers signatures (the fuzz targets' setting) gives a body it signed before
+ * the same signature, which verifies; a new body (another nonce) is signed afresh.
+ */
+static void test_memo_signatures(void **state)
+{
+	struct hxa *a = *state;
+	u8 r1[SNP_REPORT_SIZE], r2[SNP_REPORT_SIZE], r3[SNP_REPORT_SIZE], manifest[PAGE_SIZE];
+
+	u32 msize = services_report(a, r1, manifest);
+	assert_int_equal(a->p->memo_hits, 0);
+	assert_report_verifies(a, r1, manifest, msize);
+	services_report(a, r2, manifest);
+	assert_int_equal(a->p->memo_hits, 1);
+	assert_memory_equal(r1, r2, SNP_REPORT_SIZE);
+	assert_report_verifies(a, r2, manifest, msize);
+	a->nonce[0] ^= 1;
+	services_report(a, r3, manifest);
+	assert_int_equal(a->p->memo_hits, 1);
+	const struct snp_attestation_report *p1 = (const void *)r1, *p3 = (const void *)r3;
+	assert_memory_not_equal(p1->sig_r, p3->sig_r, sizeof(p1->sig_r));
+	assert_report_verifies(a, r3, manifest, msize);
 }
 
 /* With certificates: the hypervisor's table comes back through the SVSM, RDX its size. */
@@ -763,6 +818,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_services_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memo_signatures, setup_memo, teardown),
 		cmocka_unit_test_setup_teardown(test_services_with_certs, setup, teardown),
 		cmocka_unit_test(test_services_certs_none),
 		cmocka_unit_test_setup_teardown(test_services_empty_manifest, setup_no_service, teardown),

@@ -139,7 +139,16 @@ struct psp_config {
 	bool keep_launch_log;
 	bool no_certs;            /* the hypervisor has no certificates for the extended request */
 	u32 extra_cert_bytes;     /* and a CRL entry of this size (tests of oversized tables) */
+	/*
+	 * Remember the signatures of up to this many report bodies and give a body signed
+	 * before the same signature again (0: every report signed afresh). For the fuzz
+	 * targets, where most reports repeat and P-384 signing would take half the time; not
+	 * for a PSP that several threads use at once.
+	 */
+	u32 memo_signatures;
 };
+
+struct psp_sig_memo;
 
 /* Mutable state of the PSP and its hypervisor side, in one page-aligned block (snapshots). */
 struct psp_state {
@@ -161,6 +170,8 @@ struct psp {
 	struct psp_state *st;
 	u8 measurement[PSP_LAUNCH_DIGEST_SIZE];
 	u64 policy;
+	struct psp_sig_memo *memo; /* cfg.memo_signatures entries, or NULL */
+	u64 memo_hits;
 	u8 *cert_table;           /* the hypervisor's certificate blob (table + DER certificates) */
 	size_t cert_table_len;
 	/* A hostile hypervisor on the guest-request path: consulted at each point when set. */

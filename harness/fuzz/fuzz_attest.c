@@ -49,7 +49,8 @@ static struct psp *fa_psp;
 /* A PSP with the committed test keys, or new keys when the fixtures are not at hand. */
 static struct psp *fa_make_psp(void)
 {
-	struct psp_config pc = {.keys_dir = FIXTURES_DIR "/attestation/keys", .deterministic = true, .seed = 7};
+	struct psp_config pc = {
+		.keys_dir = FIXTURES_DIR "/attestation/keys", .deterministic = true, .seed = 7, .memo_signatures = 4096};
 	char err[256];
 	struct psp *p = psp_create(&pc, err, sizeof(err));
 

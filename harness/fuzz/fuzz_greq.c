@@ -49,7 +49,8 @@ static bool fg_psp_touched;  /* the PSP's state was changed in this input */
 
 static int fg_init(void)
 {
-	struct psp_config pc = {.keys_dir = FIXTURES_DIR "/attestation/keys", .deterministic = true, .seed = 9};
+	struct psp_config pc = {
+		.keys_dir = FIXTURES_DIR "/attestation/keys", .deterministic = true, .seed = 9, .memo_signatures = 4096};
 	char err[256];
 
 	fg_psp = psp_create(&pc, err, sizeof(err));

@@ -20,7 +20,7 @@ struct hxa *hxa_boot(const struct hxa_opts *o)
 	}
 	snprintf(keys, sizeof(keys), "%s/attestation/keys", o && o->fixtures ? o->fixtures : "fixtures");
 	struct psp_config pc = {.keys_dir = keys, .deterministic = true, .seed = 5, .no_certs = o && o->no_certs,
-				.extra_cert_bytes = o ? o->extra_cert_bytes : 0};
+				.extra_cert_bytes = o ? o->extra_cert_bytes : 0, .memo_signatures = o ? o->memo_signatures : 0};
 	a->p = psp_create(&pc, err, sizeof(err));
 	if (!a->p) {
 		fprintf(stderr, "hxa_boot: %s\n", err);

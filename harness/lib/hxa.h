@@ -28,6 +28,7 @@ struct hxa_opts {
 	bool no_certs;        /* the hypervisor has no certificates */
 	u32 extra_cert_bytes; /* a CRL entry of this size in the hypervisor's table */
 	const char *fixtures; /* the fixtures directory */
+	u32 memo_signatures;  /* psp_config.memo_signatures */
 };
 
 /* Boot; NULL on failure (message on stderr). */

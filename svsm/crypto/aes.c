@@ -2,9 +2,9 @@
  * AES-256 encryption (FIPS 197) in constant time, with general-purpose registers only.
  *
  * No lookup table: the S-box is computed. Eight bytes sit in the byte lanes of one u64;
- * the multiplicative inverse in GF(2^8) is x^254 (0 maps to 0), from eleven lane-wise
- * multiplications whose loop counts and masks do not depend on the data, followed by the
- * affine map. The state is two u64 words holding bytes 0-7 and 8-15 of the block (column
+ * the multiplicative inverse in GF(2^8) is x^254 (0 maps to 0), from four lane-wise
+ * multiplications and three linear power maps whose loop counts and masks do not depend
+ * on the data, followed by the affine map. The state is two u64 words holding bytes 0-7 and 8-15 of the block (column
  * major, as FIPS 197 numbers them), so each word carries two whole columns.
  */
 #include <svsm/crypto.h>
@@ -41,18 +41,39 @@ static inline u64 aes_rotl_lanes(u64 x, unsigned n)
 	return ((x << n) & hi) | ((x >> (8 - n)) & lo);
 }
 
-/* SubBytes on eight lanes: inverse (x^254), then the affine map with constant 0x63. */
+/*
+ * Raising to the power 2^k is linear over GF(2) (the Frobenius map): a^(2^k) is the XOR
+ * of x^(i * 2^k) over the set bits i of a. @c holds those eight constants; each bit of
+ * every lane selects its constant by a multiplication of a 0/1 lane, no data-dependent
+ * branch or index. One map costs what two steps of aes_gf_mul cost.
+ */
+static u64 aes_pow2k(u64 a, const u8 c[8])
+{
+	u64 r = 0;
+
+	for (unsigned i = 0; i < 8; i++) {
+		r ^= ((a >> i) & LANES_01) * c[i];
+	}
+	return r;
+}
+
+/* x^(i * 2^k) mod x^8 + x^4 + x^3 + x + 1 for i = 0..7: squaring, 4th and 16th powers. */
+static const u8 aes_pow2[8] = {0x01, 0x04, 0x10, 0x40, 0x1B, 0x6C, 0xAB, 0x9A};
+static const u8 aes_pow4[8] = {0x01, 0x10, 0x1B, 0xAB, 0x5E, 0x97, 0xB3, 0xC5};
+static const u8 aes_pow16[8] = {0x01, 0x5E, 0xE4, 0xE8, 0x4D, 0x91, 0x1D, 0x6C};
+
+/*
+ * SubBytes on eight lanes: inverse (x^254), then the affine map with constant 0x63.
+ * x^254 = x^252 * x^2 with x^2, x^3 = x^2 * x, x^12 = (x^3)^4, x^15 = x^12 * x^3,
+ * x^240 = (x^15)^16, x^252 = x^240 * x^12: three linear maps and four products.
+ */
 static u64 aes_sub_lanes(u64 x)
 {
-	u64 x2 = aes_gf_mul(x, x);
+	u64 x2 = aes_pow2k(x, aes_pow2);
 	u64 x3 = aes_gf_mul(x2, x);
-	u64 x6 = aes_gf_mul(x3, x3);
-	u64 x12 = aes_gf_mul(x6, x6);
+	u64 x12 = aes_pow2k(x3, aes_pow4);
 	u64 x15 = aes_gf_mul(x12, x3);
-	u64 x30 = aes_gf_mul(x15, x15);
-	u64 x60 = aes_gf_mul(x30, x30);
-	u64 x120 = aes_gf_mul(x60, x60);
-	u64 x240 = aes_gf_mul(x120, x120);
+	u64 x240 = aes_pow2k(x15, aes_pow16);
 	u64 x252 = aes_gf_mul(x240, x12);
 	u64 inv = aes_gf_mul(x252, x2);
 
