@@ -11,6 +11,22 @@
 
 #include "lib/hx.h"
 
+/* Deterministic test data (xorshift64*) from a suite's own state, so a failure reproduces. */
+static inline u64 test_rng_next(u64 *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545F4914F6CDD1Dull;
+}
+
+static inline void test_rng_fill(u64 *state, u8 *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		p[i] = (u8)test_rng_next(state);
+	}
+}
+
 /* cmocka setup/teardown: a fresh machine per test. */
 static inline int hx_setup(void **state)
 {

@@ -23,17 +23,12 @@ static u64 rng_state = 0x9E3779B97F4A7C15ull;
 
 static u64 rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
+	return test_rng_next(&rng_state);
 }
 
 static void rng_fill(u8 *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (u8)rng();
-	}
+	test_rng_fill(&rng_state, p, n);
 }
 
 /* "field=value" of a KAT line into a malloc'ed byte buffer. */

@@ -25,17 +25,12 @@ static u64 rng_state = 0xD1B54A32D192ED03ull;
 
 static u64 rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
+	return test_rng_next(&rng_state);
 }
 
 static void rng_fill(u8 *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (u8)rng();
-	}
+	test_rng_fill(&rng_state, p, n);
 }
 
 static void hex(const char *s, u8 *out, size_t n)

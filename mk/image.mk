@@ -47,7 +47,7 @@ IMG_ARCH_SRCS := $(filter-out $(IMG_HW_SRCS),$(sort $(wildcard svsm/arch/snp/*.c
 # launch, guest messages, reports signed with ECDSA P-384) and the no-SNP platform that
 # runs it: the test image only.
 IMG_EMU_SRCS := emu/rmp.c emu/hv.c emu/machine.c emu/cpu.c emu/guest.c emu/oracle.c \
-	emu/minipsp/minipsp.c emu/minipsp/p384.c
+	emu/psp_common.c emu/minipsp/minipsp.c emu/minipsp/p384.c
 IMG_NOSNP_SRCS := $(sort $(wildcard emu/nosnp/*.c)) $(sort $(wildcard emu/nosnp/*.S))
 IMG_TEST_SRCS := $(sort $(wildcard harness/image/*.c))
 

@@ -9,6 +9,7 @@
 #include <svsm/string.h>
 
 #include "minipsp.h"
+#include "psp_common.h"
 
 /* The emulated firmware and platform: the hosted model's values (emu/psp/psp.h). */
 #define MINIPSP_FW_MAJOR 1
@@ -24,11 +25,6 @@
 /* SEV_RET_INVALID_PLATFORM_STATE: the firmware could not make its answer. */
 #define MINIPSP_INVALID_PLATFORM_STATE 0x01u
 
-/* Guest policy bits (shared/spec section 4.6). */
-#define POLICY_SMT BIT(16)
-#define POLICY_RSVD_MBO BIT(17)
-#define POLICY_UNAVAILABLE (BIT(22) | BIT(23) | BIT(24)) /* AES-256-XTS, RAPL disable, ciphertext hiding */
-#define POLICY_RSVD_MBZ (~0ull << 26)
 
 /* --- randomness: everything secret derives from the seed --------------------------------------- */
 
@@ -56,43 +52,7 @@ void minipsp_init(struct minipsp *p, const struct minipsp_config *cfg)
 	}
 }
 
-static bool minipsp_zero(const u8 *b, size_t n)
-{
-	u8 acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc |= b[i];
-	}
-	return acc == 0;
-}
-
 /* --- the launch ------------------------------------------------------------------------------ */
-
-/* PAGE_INFO, the record hashed at every SNP_LAUNCH_UPDATE (shared/spec section 4.6). */
-struct minipsp_page_info {
-	u8 digest_cur[SNP_MEASUREMENT_SIZE];
-	u8 contents[SNP_MEASUREMENT_SIZE];
-	u16 length;
-	u8 page_type;
-	u8 imi_page;
-	u8 reserved;
-	u8 vmpl1_perms;
-	u8 vmpl2_perms;
-	u8 vmpl3_perms;
-	u64 gpa;
-} SVSM_PACKED;
-_Static_assert(sizeof(struct minipsp_page_info) == 0x70, "PAGE_INFO");
-_Static_assert(offsetof(struct minipsp_page_info, length) == 0x60, "PAGE_INFO");
-_Static_assert(offsetof(struct minipsp_page_info, gpa) == 0x68, "PAGE_INFO");
-
-static bool minipsp_policy_ok(u64 policy)
-{
-	u32 minor = (u32)(policy & 0xFF), major = (u32)((policy >> 8) & 0xFF);
-
-	return (policy & POLICY_RSVD_MBO) && !(policy & POLICY_RSVD_MBZ) &&
-	       (major < MINIPSP_FW_MAJOR || (major == MINIPSP_FW_MAJOR && minor <= MINIPSP_FW_MINOR)) &&
-	       ((MINIPSP_PLATFORM_INFO & 1) == 0 || (policy & POLICY_SMT)) && !(policy & POLICY_UNAVAILABLE);
-}
 
 static u32 minipsp_launch_start(void *ctx, u64 policy)
 {
@@ -101,48 +61,13 @@ static u32 minipsp_launch_start(void *ctx, u64 policy)
 	if (p->state != MINIPSP_IDLE) {
 		return SNP_STATUS_INVALID_GUEST_STATE;
 	}
-	if (!minipsp_policy_ok(policy)) {
+	if (psp_policy_problem(policy, MINIPSP_FW_MAJOR, MINIPSP_FW_MINOR, MINIPSP_PLATFORM_INFO)) {
 		return SNP_STATUS_POLICY_FAILURE;
 	}
 	p->policy = policy;
 	memset(p->ld, 0, sizeof(p->ld));
 	p->state = MINIPSP_LAUNCHING;
 	return SNP_STATUS_SUCCESS;
-}
-
-/* CPUID page: count, 12 reserved bytes, entries of 48 bytes (shared/spec section 2.7). */
-struct minipsp_cpuid_entry {
-	u32 eax_in, ecx_in;
-	u64 xcr0_in, xss_in;
-	u32 regs[4];
-	u64 reserved;
-};
-_Static_assert(sizeof(struct minipsp_cpuid_entry) == 48, "CPUID entry");
-#define MINIPSP_CPUID_MAX_ENTRIES 64
-
-/* Every register must be what the platform reports; a wrong one is corrected and the command fails. */
-static u32 minipsp_check_cpuid(u8 *page)
-{
-	u32 count;
-	bool bad = false;
-
-	memcpy(&count, page, 4);
-	if (count > MINIPSP_CPUID_MAX_ENTRIES || !minipsp_zero(page + 4, 12)) {
-		return SNP_STATUS_INVALID_PARAM;
-	}
-	for (u32 i = 0; i < count; i++) {
-		struct minipsp_cpuid_entry e;
-		memcpy(&e, page + 16 + i * sizeof(e), sizeof(e));
-		for (unsigned r = 0; r < 4; r++) {
-			u32 want = emu_hv_cpuid(e.eax_in, r);
-			if (e.regs[r] != want) {
-				e.regs[r] = want;
-				bad = true;
-			}
-		}
-		memcpy(page + 16 + i * sizeof(e), &e, sizeof(e));
-	}
-	return bad ? SNP_STATUS_INVALID_PARAM : SNP_STATUS_SUCCESS;
 }
 
 static void minipsp_write_secrets(const struct minipsp *p, u8 *page)
@@ -160,7 +85,7 @@ static void minipsp_write_secrets(const struct minipsp *p, u8 *page)
 static u32 minipsp_launch_update(void *ctx, const struct emu_launch_page *lp, u8 *page)
 {
 	struct minipsp *p = ctx;
-	struct minipsp_page_info info;
+	struct psp_page_info info;
 	const u8 *contents = lp->contents;
 
 	if (!page && lp->type != EMU_PAGE_VMSA) {
@@ -201,7 +126,7 @@ static u32 minipsp_launch_update(void *ctx, const struct emu_launch_page *lp, u8
 		minipsp_write_secrets(p, page);
 		break;
 	case EMU_PAGE_CPUID:
-		return minipsp_check_cpuid(page);
+		return psp_cpuid_check(page);
 	default:
 		break;
 	}
@@ -294,7 +219,7 @@ static void minipsp_serve_report(struct minipsp *p, u8 vmpck, const u8 *payload,
 	memcpy(&req, payload, sizeof(req));
 	memset(rsp, 0, sizeof(*rsp));
 	if (req.vmpl < vmpck || req.vmpl > 3 || (req.key_sel & ~3u) || req.key_sel == 3 ||
-	    !minipsp_zero(req.rsvd, sizeof(req.rsvd))) {
+	    !psp_bytes_zero(req.rsvd, sizeof(req.rsvd))) {
 		rsp->status = SNP_STATUS_INVALID_PARAM;
 		return;
 	}
@@ -332,10 +257,7 @@ u32 minipsp_guest_request(struct minipsp *p, const u8 *req, u8 *resp)
 		return minipsp_reject(p, SNP_STATUS_INVALID_GUEST_STATE);
 	}
 	memcpy(&h, req, sizeof(h));
-	if (h.algo != SNP_MSG_ALGO_AES_256_GCM || h.hdr_version != SNP_MSG_HDR_VERSION || h.hdr_size != SNP_MSG_HDR_SIZE ||
-	    h.msg_vmpck >= SNP_VMPCK_COUNT || h.msg_size > SNP_MSG_MAX_PAYLOAD || h.msg_version != 1 || h.rsvd2 ||
-	    !minipsp_zero(h.rsvd1, sizeof(h.rsvd1)) || !minipsp_zero(h.rsvd3, sizeof(h.rsvd3)) ||
-	    !minipsp_zero(h.authtag + GCM_TAG_SIZE, sizeof(h.authtag) - GCM_TAG_SIZE)) {
+	if (!psp_msg_hdr_valid(&h)) {
 		return minipsp_reject(p, SNP_STATUS_INVALID_PARAM);
 	}
 	/* Exactly the next sequence number of this VMPCK: replays and skips are refused. */
@@ -388,30 +310,6 @@ u32 minipsp_guest_request(struct minipsp *p, const u8 *req, u8 *resp)
 
 /* --- the hypervisor's side of exits 0x8000_0011/12 (as emu/psp/hv_greq.c) ------------------------- */
 
-/* @pages shared guest pages at @gpa that the hypervisor may write. */
-static bool minipsp_shared(struct emu_machine *m, u64 gpa, u64 pages)
-{
-	struct rmp_fault f;
-
-	if (!IS_ALIGNED(gpa, PAGE_SIZE) || pages == 0 || pages > m->cfg.mem_size / PAGE_SIZE ||
-	    gpa > m->cfg.mem_size - pages * PAGE_SIZE) {
-		return false;
-	}
-	return rmp_check_access(&m->rmp, RMP_HYPERVISOR, false, gpa, pages * PAGE_SIZE, RMP_ACCESS_WRITE, &f);
-}
-
-static void minipsp_hv_write(struct emu_machine *m, u64 gpa, const void *src, u64 len)
-{
-	emu_mem_will_write(m, gpa, len);
-	memcpy(emu_mem(m, gpa), src, len);
-}
-
-static void minipsp_nae_error(struct ghcb *g, u64 reason)
-{
-	ghcb_set_sw_exit_info_1(g, GHCB_NAE_ERROR);
-	ghcb_set_sw_exit_info_2(g, reason);
-}
-
 static void minipsp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g,
 				     u64 exit_code)
 {
@@ -420,15 +318,8 @@ static void minipsp_hv_guest_request(void *ctx, struct emu_machine *m, struct em
 	bool ext = exit_code == SVM_VMGEXIT_EXT_GUEST_REQUEST;
 
 	(void)v;
-	if (!ghcb_sw_exit_info_1_is_valid(g) || !ghcb_sw_exit_info_2_is_valid(g) ||
-	    (ext && (!ghcb_rax_is_valid(g) || !ghcb_rbx_is_valid(g)))) {
-		minipsp_nae_error(g, GHCB_ERR_MISSING_INPUT);
-		return;
-	}
-	u64 req_gpa = ghcb_get_sw_exit_info_1(g);
-	u64 resp_gpa = ghcb_get_sw_exit_info_2(g);
-	if (!minipsp_shared(m, req_gpa, 1) || !minipsp_shared(m, resp_gpa, 1) || req_gpa == resp_gpa) {
-		minipsp_nae_error(g, GHCB_ERR_INVALID_INPUT);
+	u64 req_gpa, resp_gpa;
+	if (!psp_hv_request_pages(m, g, ext, &req_gpa, &resp_gpa)) {
 		return;
 	}
 	ghcb_set_sw_exit_info_1(g, 0);
@@ -443,8 +334,8 @@ static void minipsp_hv_guest_request(void *ctx, struct emu_machine *m, struct em
 			ghcb_set_sw_exit_info_2(g, (u64)SNP_GREQ_VMM_INVALID_LEN << SNP_GREQ_VMM_SHIFT);
 			return;
 		}
-		if (!minipsp_shared(m, certs_gpa, needed)) {
-			minipsp_nae_error(g, GHCB_ERR_INVALID_INPUT);
+		if (!psp_hv_pages_shared(m, certs_gpa, needed)) {
+			psp_hv_nae_error(g, GHCB_ERR_INVALID_INPUT);
 			return;
 		}
 		cert_pages = needed;
@@ -461,7 +352,7 @@ static void minipsp_hv_guest_request(void *ctx, struct emu_machine *m, struct em
 				memcpy(emu_mem(m, certs_gpa), k->cert_table, k->cert_table_len);
 			}
 		}
-		minipsp_hv_write(m, resp_gpa, p->resp, SNP_MSG_PAGE_SIZE);
+		psp_hv_write(m, resp_gpa, p->resp, SNP_MSG_PAGE_SIZE);
 	}
 	ghcb_set_sw_exit_info_2(g, fw);
 }

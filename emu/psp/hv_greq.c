@@ -16,34 +16,11 @@
 #include <svsm/ghcb.h>
 
 #include "psp.h"
+#include "psp_common.h"
 
 static u64 greq_decide(struct psp *p, enum psp_hostile_point point, u64 proper)
 {
 	return p->hostile ? p->hostile(p->hostile_ctx, point, proper) : proper;
-}
-
-/* @pages shared guest pages at @gpa that the hypervisor may write. */
-static bool greq_shared(struct emu_machine *m, u64 gpa, u64 pages)
-{
-	struct rmp_fault f;
-
-	if (!IS_ALIGNED(gpa, PAGE_SIZE) || pages == 0 || pages > m->cfg.mem_size / PAGE_SIZE ||
-	    gpa > m->cfg.mem_size - pages * PAGE_SIZE) {
-		return false;
-	}
-	return rmp_check_access(&m->rmp, RMP_HYPERVISOR, false, gpa, pages * PAGE_SIZE, RMP_ACCESS_WRITE, &f);
-}
-
-static void greq_write(struct emu_machine *m, u64 gpa, const void *src, u64 len)
-{
-	emu_mem_will_write(m, gpa, len);
-	memcpy(emu_mem(m, gpa), src, len);
-}
-
-static void greq_nae_error(struct ghcb *g, u64 reason)
-{
-	ghcb_set_sw_exit_info_1(g, GHCB_NAE_ERROR);
-	ghcb_set_sw_exit_info_2(g, reason);
 }
 
 void psp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, struct ghcb *g, u64 exit_code)
@@ -53,15 +30,8 @@ void psp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, 
 	u8 req[SNP_MSG_PAGE_SIZE], resp[SNP_MSG_PAGE_SIZE];
 
 	(void)v;
-	if (!ghcb_sw_exit_info_1_is_valid(g) || !ghcb_sw_exit_info_2_is_valid(g) ||
-	    (ext && (!ghcb_rax_is_valid(g) || !ghcb_rbx_is_valid(g)))) {
-		greq_nae_error(g, GHCB_ERR_MISSING_INPUT);
-		return;
-	}
-	u64 req_gpa = ghcb_get_sw_exit_info_1(g);
-	u64 resp_gpa = ghcb_get_sw_exit_info_2(g);
-	if (!greq_shared(m, req_gpa, 1) || !greq_shared(m, resp_gpa, 1) || req_gpa == resp_gpa) {
-		greq_nae_error(g, GHCB_ERR_INVALID_INPUT);
+	u64 req_gpa, resp_gpa;
+	if (!psp_hv_request_pages(m, g, ext, &req_gpa, &resp_gpa)) {
 		return;
 	}
 	ghcb_set_sw_exit_info_1(g, 0);
@@ -77,8 +47,8 @@ void psp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, 
 								(u64)SNP_GUEST_VMM_ERR_INVALID_LEN << SNP_GUEST_VMM_ERR_SHIFT));
 			return;
 		}
-		if (!greq_shared(m, certs_gpa, needed)) {
-			greq_nae_error(g, GHCB_ERR_INVALID_INPUT);
+		if (!psp_hv_pages_shared(m, certs_gpa, needed)) {
+			psp_hv_nae_error(g, GHCB_ERR_INVALID_INPUT);
 			return;
 		}
 		cert_pages = needed;
@@ -93,7 +63,7 @@ void psp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, 
 		return;
 	}
 	if (p->st->have_last_resp && greq_decide(p, PSP_HOSTILE_REPLAY, 0)) {
-		greq_write(m, resp_gpa, p->st->last_resp, SNP_MSG_PAGE_SIZE);
+		psp_hv_write(m, resp_gpa, p->st->last_resp, SNP_MSG_PAGE_SIZE);
 		ghcb_set_sw_exit_info_2(g, greq_decide(p, PSP_HOSTILE_EXITINFO2, 0));
 		return;
 	}
@@ -105,7 +75,7 @@ void psp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, 
 			u64 len = cert_pages * PAGE_SIZE;
 			u8 *certs = calloc(1, len);
 			if (!certs) {
-				greq_nae_error(g, GHCB_ERR_INVALID_INPUT);
+				psp_hv_nae_error(g, GHCB_ERR_INVALID_INPUT);
 				return;
 			}
 			if (p->cert_table_len) {
@@ -115,14 +85,14 @@ void psp_hv_guest_request(void *ctx, struct emu_machine *m, struct emu_vcpu *v, 
 			if (flip) {
 				certs[(flip >> 8) % len] ^= (u8)flip;
 			}
-			greq_write(m, certs_gpa, certs, len);
+			psp_hv_write(m, certs_gpa, certs, len);
 			free(certs);
 		}
 		u64 flip = greq_decide(p, PSP_HOSTILE_TAMPER, 0);
 		if (flip) {
 			resp[(flip >> 8) % SNP_MSG_PAGE_SIZE] ^= (u8)flip;
 		}
-		greq_write(m, resp_gpa, resp, SNP_MSG_PAGE_SIZE);
+		psp_hv_write(m, resp_gpa, resp, SNP_MSG_PAGE_SIZE);
 		memcpy(p->st->last_resp, resp, sizeof(resp));
 		p->st->have_last_resp = true;
 	}

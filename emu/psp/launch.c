@@ -12,55 +12,11 @@
 #include <openssl/evp.h>
 
 #include "psp.h"
-
-/* PAGE_INFO, the record hashed at every step. */
-struct psp_page_info {
-	u8 digest_cur[PSP_LAUNCH_DIGEST_SIZE];
-	u8 contents[PSP_LAUNCH_DIGEST_SIZE];
-	u16 length;
-	u8 page_type;
-	u8 imi_page;
-	u8 reserved;
-	u8 vmpl1_perms;
-	u8 vmpl2_perms;
-	u8 vmpl3_perms;
-	u64 gpa;
-} SVSM_PACKED;
-_Static_assert(sizeof(struct psp_page_info) == 0x70, "PAGE_INFO");
-_Static_assert(offsetof(struct psp_page_info, length) == 0x60, "PAGE_INFO");
-_Static_assert(offsetof(struct psp_page_info, page_type) == 0x62, "PAGE_INFO");
-_Static_assert(offsetof(struct psp_page_info, vmpl1_perms) == 0x65, "PAGE_INFO");
-_Static_assert(offsetof(struct psp_page_info, gpa) == 0x68, "PAGE_INFO");
-
-/* Guest policy bits (shared/spec section 4.6, "Guest POLICY"). */
-#define POLICY_ABI_MINOR(p) ((u32)((p) & 0xFF))
-#define POLICY_ABI_MAJOR(p) ((u32)(((p) >> 8) & 0xFF))
-#define POLICY_SMT BIT(16)
-#define POLICY_RSVD_MBO BIT(17)
-#define POLICY_MEM_AES_256_XTS BIT(22)
-#define POLICY_RAPL_DIS BIT(23)
-#define POLICY_CIPHERTEXT_HIDING BIT(24)
-#define POLICY_RSVD_MBZ (~0ull << 26)
+#include "psp_common.h"
 
 const char *psp_policy_check(u64 policy)
 {
-	if (!(policy & POLICY_RSVD_MBO)) {
-		return "bit 17 must be set";
-	}
-	if (policy & POLICY_RSVD_MBZ) {
-		return "bits 63:26 are reserved";
-	}
-	if (POLICY_ABI_MAJOR(policy) > PSP_FW_MAJOR ||
-	    (POLICY_ABI_MAJOR(policy) == PSP_FW_MAJOR && POLICY_ABI_MINOR(policy) > PSP_FW_MINOR)) {
-		return "the firmware's ABI is older than the policy's minimum";
-	}
-	if ((PSP_PLATFORM_INFO & 1) && !(policy & POLICY_SMT)) {
-		return "SMT is enabled on the platform but the policy does not allow it";
-	}
-	if (policy & (POLICY_MEM_AES_256_XTS | POLICY_RAPL_DIS | POLICY_CIPHERTEXT_HIDING)) {
-		return "AES-256-XTS, RAPL disable and ciphertext hiding are not available on the emulated platform";
-	}
-	return NULL;
+	return psp_policy_problem(policy, PSP_FW_MAJOR, PSP_FW_MINOR, PSP_PLATFORM_INFO);
 }
 
 void psp_launch_init(struct psp_launch *l, bool keep_log)

@@ -20,6 +20,7 @@
 #include <svsm/vmsa.h>
 
 #include "psp.h"
+#include "psp_common.h"
 
 /* The certificate table's GUIDs (UEFI byte order). */
 static const u8 psp_guid_ark[16] = SNP_GUID_ARK;
@@ -348,16 +349,6 @@ static void psp_serve_key(struct psp *p, u8 vmpck, const u8 *payload, struct snp
 	p->st->derived_keys++;
 }
 
-static bool psp_zero(const u8 *b, size_t n)
-{
-	u8 acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc |= b[i];
-	}
-	return acc == 0;
-}
-
 static u32 psp_reject(struct psp *p, u32 err)
 {
 	p->st->rejected++;
@@ -379,10 +370,7 @@ u32 psp_guest_request(struct psp *p, const u8 *req, u8 *resp)
 	}
 	memcpy(&h, req, sizeof(h));
 	/* The header (emulator choice: every malformed field, reserved ones included, is INVALID_PARAM). */
-	if (h.algo != SNP_MSG_ALGO_AES_256_GCM || h.hdr_version != SNP_MSG_HDR_VERSION || h.hdr_size != SNP_MSG_HDR_SIZE ||
-	    h.msg_vmpck >= SNP_VMPCK_COUNT || h.msg_size > SNP_MSG_MAX_PAYLOAD || h.msg_version != 1 || h.rsvd2 ||
-	    !psp_zero(h.rsvd1, sizeof(h.rsvd1)) || !psp_zero(h.rsvd3, sizeof(h.rsvd3)) ||
-	    !psp_zero(h.authtag + 16, 16)) {
+	if (!psp_msg_hdr_valid(&h)) {
 		return psp_reject(p, SEV_RET_INVALID_PARAM);
 	}
 	/* Exactly the next sequence number of this VMPCK: replays and skips are refused. */
@@ -423,45 +411,6 @@ u32 psp_guest_request(struct psp *p, const u8 *req, u8 *resp)
 }
 
 /* --- the launch ------------------------------------------------------------------------------ */
-
-/* CPUID page: count, 12 reserved bytes, then entries of 48 bytes (shared/spec section 2.7). */
-struct psp_cpuid_entry {
-	u32 eax_in, ecx_in;
-	u64 xcr0_in, xss_in;
-	u32 regs[4];
-	u64 reserved;
-};
-_Static_assert(sizeof(struct psp_cpuid_entry) == 48, "CPUID entry");
-#define PSP_CPUID_MAX_ENTRIES 64
-
-/*
- * Check the hypervisor's CPUID table against what the platform reports. A wrong entry is
- * corrected in place and the command fails, as the firmware does (the caller sees the
- * fixed page); emulator choice: every register must match, the platform knows all leaves.
- */
-static u32 psp_check_cpuid(u8 *page)
-{
-	u32 count;
-	bool bad = false;
-
-	memcpy(&count, page, 4);
-	if (count > PSP_CPUID_MAX_ENTRIES || !psp_zero(page + 4, 12)) {
-		return SEV_RET_INVALID_PARAM;
-	}
-	for (u32 i = 0; i < count; i++) {
-		struct psp_cpuid_entry e;
-		memcpy(&e, page + 16 + i * sizeof(e), sizeof(e));
-		for (unsigned r = 0; r < 4; r++) {
-			u32 want = emu_hv_cpuid(e.eax_in, r);
-			if (e.regs[r] != want) {
-				e.regs[r] = want;
-				bad = true;
-			}
-		}
-		memcpy(page + 16 + i * sizeof(e), &e, sizeof(e));
-	}
-	return bad ? SEV_RET_INVALID_PARAM : SEV_RET_SUCCESS;
-}
 
 /* The secrets page (shared/spec section 4.5) as the firmware writes it. */
 static void psp_write_secrets(struct psp *p, u8 *page)
@@ -505,7 +454,7 @@ static u32 psp_op_launch_update(void *ctx, const struct emu_launch_page *lp, u8 
 	}
 	switch (lp->type) {
 	case EMU_PAGE_ZERO:
-		if (!psp_zero(page, PAGE_SIZE)) {
+		if (!psp_bytes_zero(page, PAGE_SIZE)) {
 			memset(page, 0, PAGE_SIZE);
 		}
 		break;
@@ -513,7 +462,7 @@ static u32 psp_op_launch_update(void *ctx, const struct emu_launch_page *lp, u8 
 		psp_write_secrets(p, page);
 		break;
 	case EMU_PAGE_CPUID:
-		rc = psp_check_cpuid(page);
+		rc = psp_cpuid_check(page);
 		break;
 	default:
 		break;

@@ -21,8 +21,6 @@
  */
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include <svsm/arch.h>
 #include <svsm/attest.h>
 #include <svsm/greq.h>
@@ -117,18 +115,6 @@ static u32 fa_size(struct fuzz_in *in, u32 good)
 	}
 }
 
-static void fa_sha512(const void *a, size_t alen, const void *b, size_t blen, u8 out[64])
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	if (!m || !EVP_DigestInit_ex(m, EVP_sha512(), NULL) || !EVP_DigestUpdate(m, a, alen) ||
-	    !EVP_DigestUpdate(m, b, blen) || !EVP_DigestFinal_ex(m, out, &n)) {
-		fuzz_finding("OpenSSL failed");
-	}
-	EVP_MD_CTX_free(m);
-}
-
 static void fa_call(struct fuzz_in *in)
 {
 	static const u8 test_guid[16] = ATTEST_TEST_SERVICE_GUID;
@@ -198,7 +184,7 @@ static void fa_call(struct fuzz_in *in)
 		    guest_read(fuzz_g(), req.base.nonce_gpa, got_nonce, sizeof(got_nonce)) != 0) {
 			fuzz_finding("success, but the guest cannot read what the SVSM wrote");
 		}
-		fa_sha512(got_nonce, sizeof(got_nonce), manifest, r.rcx, want);
+		fuzz_report_data(got_nonce, sizeof(got_nonce), manifest, r.rcx, want);
 		const struct snp_attestation_report *rep = (const void *)report;
 		if (memcmp(rep->report_data, want, sizeof(want)) ||
 		    memcmp(report, &fa_psp->st->last_report, sizeof(report))) {

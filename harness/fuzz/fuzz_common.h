@@ -270,6 +270,9 @@ struct fuzz_stats {
  */
 void fuzz_snapshot_report(FILE *out);
 
+/* REPORT_DATA as the attestation protocol defines it: SHA-512(@nonce || @manifest) (OpenSSL). */
+void fuzz_report_data(const void *nonce, size_t nonce_len, const void *manifest, size_t manifest_len, u8 out[64]);
+
 /* Defined by the driver (fuzz_main.c); the machine code counts into it. */
 extern struct fuzz_stats fuzz_counters;
 

@@ -20,8 +20,6 @@
  */
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include <svsm/attest.h>
 #include <svsm/ghcb.h>
 #include <svsm/greq.h>
@@ -123,18 +121,6 @@ static u64 fg_nae_decide(void *ctx, enum emu_hostile_point point, u64 proper)
 	return fuzz_u64(in);
 }
 
-static void fg_sha512(const void *a, size_t alen, const void *b, size_t blen, u8 out[64])
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	if (!m || !EVP_DigestInit_ex(m, EVP_sha512(), NULL) || !EVP_DigestUpdate(m, a, alen) ||
-	    !EVP_DigestUpdate(m, b, blen) || !EVP_DigestFinal_ex(m, out, &n)) {
-		fuzz_finding("OpenSSL failed");
-	}
-	EVP_MD_CTX_free(m);
-}
-
 static struct greq_info fg_info(void)
 {
 	struct greq_info gi;
@@ -203,7 +189,7 @@ static void fg_attest(struct fuzz_in *in)
 		    guest_read(fuzz_g(), FG_MANIFEST, manifest, r.rcx) != 0) {
 			fuzz_finding("success, but the guest cannot read the report and manifest");
 		}
-		fg_sha512(nonce, sizeof(nonce), manifest, r.rcx, want);
+		fuzz_report_data(nonce, sizeof(nonce), manifest, r.rcx, want);
 		if (memcmp(((const struct snp_attestation_report *)report)->report_data, want, sizeof(want)) ||
 		    memcmp(report, &fg_psp->st->last_report, sizeof(report))) {
 			fuzz_finding("a report that is not the PSP's latest for SHA-512(nonce || manifest) was accepted");
