@@ -3,7 +3,8 @@
  * emulated path (guest registers, call_pending, GHCB MSR run-VMPL exit, hypervisor,
  * request handler, back), against a getppid() system call measured in the same run; and
  * core-call throughput with 1 and 2 vCPU threads calling at once (a mix of
- * QUERY_PROTOCOL and 4 KiB PVALIDATE, each vCPU on pages of its own), with their ratio.
+ * QUERY_PROTOCOL and 4 KiB PVALIDATE, each vCPU on pages of its own), with their ratio:
+ * rescinding and validating again, and accepting new pages as a booting guest does.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -71,17 +72,24 @@ struct mix_worker {
 	bool failed;
 };
 
-/* One PVALIDATE of one 4 KiB page through the list in this vCPU's calling area. */
-static bool mix_pvalidate(struct mix_worker *w, u64 gpa, bool validate)
+/* One PVALIDATE of one 4 KiB page through the list in vCPU @apic's calling area. */
+static bool mix_pvalidate(struct emu_guest *g, u32 apic, u64 gpa, bool validate)
 {
-	struct emu_guest *g = &w->h->g;
-	u64 list = guest_vcpu(g, w->apic)->caa_gpa + offsetof(struct svsm_ca, buffer);
+	u64 list = guest_vcpu(g, apic)->caa_gpa + offsetof(struct svsm_ca, buffer);
 	struct svsm_list_hdr hdr = {.entries = 1, .next = 0};
 	u64 e = gpa | (validate ? SVSM_PVAL_VALIDATE : 0);
 	struct guest_regs r = {.rax = SVSM_CALL(0, SVSM_CORE_PVALIDATE), .rcx = list};
 
 	return guest_write(g, list, &hdr, sizeof(hdr)) == 0 && guest_write(g, list + sizeof(hdr), &e, 8) == 0 &&
-	       guest_call(g, w->apic, &r) == GUEST_OK && (u32)r.rax == SVSM_SUCCESS;
+	       guest_call(g, apic, &r) == GUEST_OK && (u32)r.rax == SVSM_SUCCESS;
+}
+
+/* One QUERY_PROTOCOL on vCPU @apic. */
+static bool mix_query(struct emu_guest *g, u32 apic)
+{
+	struct guest_regs regs = {.rax = SVSM_CALL(0, SVSM_CORE_QUERY_PROTOCOL), .rcx = 1};
+
+	return guest_call(g, apic, &regs) == GUEST_OK && regs.rax == SVSM_SUCCESS;
 }
 
 /* Per round: 3 QUERY_PROTOCOL, then one page rescinded and validated again (5 calls). */
@@ -93,13 +101,12 @@ static void *mix_main(void *arg)
 	pthread_barrier_wait(w->start);
 	for (unsigned r = 0; r < w->rounds && !w->failed; r++) {
 		for (int q = 0; q < 3; q++) {
-			struct guest_regs regs = {.rax = SVSM_CALL(0, SVSM_CORE_QUERY_PROTOCOL), .rcx = 1};
-			if (guest_call(&w->h->g, w->apic, &regs) != GUEST_OK || regs.rax != SVSM_SUCCESS) {
+			if (!mix_query(&w->h->g, w->apic)) {
 				w->failed = true;
 			}
 		}
 		u64 page = w->pages + (u64)(r % MIX_PAGES) * PAGE_SIZE;
-		if (!mix_pvalidate(w, page, false) || !mix_pvalidate(w, page, true)) {
+		if (!mix_pvalidate(&w->h->g, w->apic, page, false) || !mix_pvalidate(&w->h->g, w->apic, page, true)) {
 			w->failed = true;
 		}
 	}
@@ -141,6 +148,84 @@ static double bench_mix(struct hx *h, struct mix_worker *w, unsigned threads, un
 		per[run] = (double)threads * rounds * MIX_CALLS_PER_ROUND * 1e9 / (double)dt;
 	}
 	(void)h;
+	return median(per, ROUNDS);
+}
+
+/*
+ * The acceptance mix: what a booting guest does, every vCPU validating pages of its own
+ * that nobody validated before, 3 QUERY_PROTOCOL per page. No page is rescinded while the
+ * clock runs (the rescinds that make the pages acceptable again are done between runs), so
+ * no translation flush is asked for. Each thread times itself from the start barrier to
+ * its last call; a run lasts from the first start to the last end.
+ */
+#define ACCEPT_PAGES 8192 /* 32 MiB per vCPU */
+#define ACCEPT_CALLS_PER_PAGE 4
+
+struct accept_worker {
+	struct hx *h;
+	pthread_t thread;
+	pthread_barrier_t *start;
+	u32 apic;
+	u64 first;
+	u64 t0, t1;
+	bool failed;
+};
+
+static void *accept_main(void *arg)
+{
+	struct accept_worker *w = arg;
+
+	guest_bind_thread(&w->h->g, w->apic);
+	pthread_barrier_wait(w->start);
+	w->t0 = now_ns();
+	for (u64 p = 0; p < ACCEPT_PAGES && !w->failed; p++) {
+		for (int q = 0; q < 3; q++) {
+			w->failed |= !mix_query(&w->h->g, w->apic);
+		}
+		w->failed |= !mix_pvalidate(&w->h->g, w->apic, w->first + p * PAGE_SIZE, true);
+	}
+	w->t1 = now_ns();
+	guest_bind_thread(NULL, 0);
+	return NULL;
+}
+
+/* Calls per second of the acceptance mix on @threads vCPU threads (median of ROUNDS runs). */
+static double bench_accept(struct hx *h, struct accept_worker *w, unsigned threads)
+{
+	double per[ROUNDS];
+
+	for (unsigned run = 0; run < ROUNDS; run++) {
+		for (unsigned i = 0; i < threads; i++) {
+			for (u64 p = 0; p < ACCEPT_PAGES; p++) {
+				if (!mix_pvalidate(&h->g, w[i].apic, w[i].first + p * PAGE_SIZE, false)) {
+					fprintf(stderr, "bench: cannot rescind an accepted page\n");
+					exit(1);
+				}
+			}
+		}
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, threads);
+		for (unsigned i = 0; i < threads; i++) {
+			w[i].start = &start;
+			w[i].failed = false;
+			if (pthread_create(&w[i].thread, NULL, accept_main, &w[i]) != 0) {
+				fprintf(stderr, "bench: cannot start a vCPU thread\n");
+				exit(1);
+			}
+		}
+		u64 t0 = ~0ull, t1 = 0;
+		for (unsigned i = 0; i < threads; i++) {
+			pthread_join(w[i].thread, NULL);
+			if (w[i].failed) {
+				fprintf(stderr, "bench: an SVSM call of vCPU %u failed\n", w[i].apic);
+				exit(1);
+			}
+			t0 = w[i].t0 < t0 ? w[i].t0 : t0;
+			t1 = w[i].t1 > t1 ? w[i].t1 : t1;
+		}
+		pthread_barrier_destroy(&start);
+		per[run] = (double)threads * ACCEPT_PAGES * ACCEPT_CALLS_PER_PAGE * 1e9 / (double)(t1 - t0);
+	}
 	return median(per, ROUNDS);
 }
 
@@ -285,6 +370,16 @@ int main(int argc, char **argv)
 	}
 	double one = bench_mix(h, w, 1, mix_rounds);
 	double two = bench_mix(h, w, 2, mix_rounds);
+	struct accept_worker aw[2] = {{.h = h, .apic = 0}, {.h = h, .apic = 1}};
+	u64 region = 0;
+	if (!(region = hx_pages(h, 2 * ACCEPT_PAGES + PAGES_PER_2M))) {
+		fprintf(stderr, "bench: no room for the acceptance mix\n");
+		return 1;
+	}
+	aw[0].first = ALIGN_UP(region, PAGE_2M_SIZE);
+	aw[1].first = aw[0].first + ACCEPT_PAGES * PAGE_SIZE;
+	double acc_one = bench_accept(h, aw, 1);
+	double acc_two = bench_accept(h, aw, 2);
 	hx_shutdown(h);
 	/* About as long as the calls' runs took, so that both see the same machine. */
 	u64 ref_iters = (u64)mix_rounds * 400;
@@ -297,6 +392,9 @@ int main(int argc, char **argv)
 	printf("SVSM_CORE_QUERY_PROTOCOL round trip: %.1f ns; getppid(): %.1f ns; ratio %.3f\n", call_ns, sys_ns, ratio);
 	printf("core calls (3 QUERY_PROTOCOL : 2 PVALIDATE 4K): 1 vCPU thread %.0f/s, 2 vCPU threads %.0f/s; ratio %.2f\n",
 	       one, two, scaling);
+	printf("acceptance (3 QUERY_PROTOCOL : 1 PVALIDATE 4K of a new page): 1 vCPU thread %.0f/s, 2 vCPU threads "
+	       "%.0f/s; ratio %.2f\n",
+	       acc_one, acc_two, acc_two / acc_one);
 	printf("reference (2 threads sharing nothing, same run): ratio %.2f\n", ref_scaling);
 	if (json) {
 		FILE *f = fopen(json, "w");
@@ -311,10 +409,14 @@ int main(int argc, char **argv)
 			"  {\"name\": \"core_calls_1_vcpu_thread\", \"value\": %.0f, \"unit\": \"calls/s\"},\n"
 			"  {\"name\": \"core_calls_2_vcpu_threads\", \"value\": %.0f, \"unit\": \"calls/s\", "
 			"\"ratio_to\": \"core_calls_1_vcpu_thread\", \"ratio\": %.4f},\n"
+			"  {\"name\": \"accept_calls_1_vcpu_thread\", \"value\": %.0f, \"unit\": \"calls/s\"},\n"
+			"  {\"name\": \"accept_calls_2_vcpu_threads\", \"value\": %.0f, \"unit\": \"calls/s\", "
+			"\"ratio_to\": \"accept_calls_1_vcpu_thread\", \"ratio\": %.4f},\n"
 			"  {\"name\": \"reference_1_thread\", \"value\": %.0f, \"unit\": \"items/s\"},\n"
 			"  {\"name\": \"reference_2_threads\", \"value\": %.0f, \"unit\": \"items/s\", "
 			"\"ratio_to\": \"reference_1_thread\", \"ratio\": %.4f}\n]\n",
-			sys_ns, call_ns, ratio, one, two, scaling, ref_one, ref_two, ref_scaling);
+			sys_ns, call_ns, ratio, one, two, scaling, acc_one, acc_two, acc_two / acc_one, ref_one, ref_two,
+			ref_scaling);
 		fclose(f);
 	}
 	return 0;
